@@ -1,0 +1,214 @@
+"""`stackguide`: ingest, ask, chat. The CLI only translates; the service does the work."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from assistant.errors import InvalidQuestion, StackGuideError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _settings(ctx: click.Context):
+    from assistant.settings import Settings
+
+    params = ctx.find_root().params
+    overrides = {k: v for k, v in params.items() if v is not None and k != "verbose"}
+    return Settings(**overrides)
+
+
+def _assistant(ctx: click.Context):
+    from assistant.service import Assistant
+
+    obj = ctx.find_root().ensure_object(dict)
+    if "assistant" not in obj:
+        obj["assistant"] = Assistant(_settings(ctx))
+    return obj["assistant"]
+
+
+def _fail(exc: StackGuideError) -> click.ClickException:
+    err = click.ClickException(str(exc))
+    err.exit_code = EXIT_USAGE if isinstance(exc, InvalidQuestion) else EXIT_FAILED
+    return err
+
+
+@click.group()
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Index and cache folder [env STACKGUIDE_DATA_DIR; default .stackguide].",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
+@click.version_option(package_name="stackguide")
+def cli(data_dir: Path | None, verbose: bool) -> None:
+    """StackGuide: cited answers to backend stack questions, from its corpus only."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Drop the index and embed everything again.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
+    """Ingest PATHS (files or folders; default: the bundled corpus/)."""
+    assistant = _assistant(ctx)
+    if rebuild:
+        from ingest.pipeline import reset_index
+
+        reset_index(assistant.settings)
+        assistant._store = None  # reopen: the collection is gone
+    try:
+        with _progress() as progress:
+            report = assistant.ingest(list(paths) or None, progress=progress)
+    except StackGuideError as exc:
+        raise _fail(exc) from exc
+    for source in report.skipped:
+        click.echo(f"skipped (unsupported type): {source}", err=True)
+    for source, reason in report.failed:
+        click.echo(f"failed: {source}: {reason}", err=True)
+    click.echo(report.summary())
+    if report.failed:
+        ctx.exit(EXIT_FAILED)
+
+
+class _progress:
+    """A progress bar on stderr for long ingests, silent when stderr is not a terminal."""
+
+    def __enter__(self):
+        self.bar = None
+        if not sys.stderr.isatty():
+            return None
+        from rich.progress import Progress
+
+        self.bar = Progress(transient=True, console=_stderr_console())
+        self.bar.start()
+        self.task = self.bar.add_task("embedding chunks", total=None)
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar:
+            self.bar.stop()
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
+@click.option("--backend", default=None, help="Answer backend (auto, extractive).")
+@click.option("--retriever", type=click.Choice(["hybrid", "dense", "bm25"]), default=None)
+@click.option("-k", "--top-k", type=int, default=None, help="Chunks the answer may draw on.")
+@click.pass_context
+def ask(ctx: click.Context, question: str | None, as_json: bool, **options: object) -> None:
+    """Answer QUESTION; with no QUESTION and piped input, answer one question per line."""
+    assistant = _assistant(ctx)
+    kwargs = {
+        "backend": options["backend"],
+        "retriever": options["retriever"],
+        "k": options["top_k"],
+    }
+    if question is None:
+        if sys.stdin.isatty():
+            raise click.UsageError("give a QUESTION, or pipe questions in, one per line")
+        failed = False
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            try:
+                answer = assistant.ask(line, **kwargs)
+            except StackGuideError as exc:
+                failed = True
+                _print_error(line.strip(), exc, as_json)
+                continue
+            _print_answer(answer, as_json)
+            sys.stdout.flush()
+        if failed:
+            ctx.exit(EXIT_USAGE)
+        return
+    try:
+        answer = assistant.ask(question, **kwargs)
+    except StackGuideError as exc:
+        raise _fail(exc) from exc
+    _print_answer(answer, as_json)
+
+
+def _print_error(question: str, exc: StackGuideError, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False))
+    else:
+        click.echo(f"Error: {exc} (question: {question[:80]!r})", err=True)
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return
+    click.echo(answer.answer)
+    if answer.citations:
+        click.echo("\n" + click.style("Sources", bold=True))
+        for c in answer.citations:
+            click.echo(f"[{c.n}] {c.title} › {c.section}  ({c.source})")
+            click.echo(click.style(f"    {c.snippet}", dim=True))
+    click.echo("")
+
+
+@cli.command()
+@click.pass_context
+def chat(ctx: click.Context) -> None:
+    """An interactive session that keeps context for follow-ups (/new resets, /quit ends)."""
+    from assistant.models import Turn
+
+    assistant = _assistant(ctx)
+    history: list[Turn] = []
+    click.echo("StackGuide chat. Ask about backend stacks; /new starts over, /quit ends.")
+    while True:
+        try:
+            line = click.prompt(
+                click.style("you", bold=True), prompt_suffix="> ", default="", show_default=False
+            )
+        except (EOFError, click.Abort):
+            click.echo("")
+            return
+        line = line.strip()
+        if line in {"/quit", "/exit"}:
+            return
+        if line == "/new":
+            history.clear()
+            click.echo("(new conversation)")
+            continue
+        if not line:
+            continue
+        try:
+            answer = assistant.ask(line, history)
+        except StackGuideError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            continue
+        _print_answer(answer, as_json=False)
+        asked = answer.standalone_question or line
+        history += [Turn("user", asked), Turn("assistant", answer.answer)]
+
+
+def main() -> None:
+    cli(prog_name="stackguide")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""The few errors StackGuide raises; the edges (CLI, HTTP, Slack) translate them."""
+
+from __future__ import annotations
+
+
+class StackGuideError(Exception):
+    """Base class: a message fit to show a user as is."""
+
+
+class InvalidQuestion(StackGuideError):
+    """Empty, whitespace-only or over-long question (CLI exit 2, HTTP 422)."""
+
+
+class ConfigError(StackGuideError):
+    """A setting is wrong or an optional dependency is missing."""
+
+
+class IndexNotReady(StackGuideError):
+    """The index is missing or out of step with the vector store."""
+
+
+class IngestError(StackGuideError):
+    """One file could not be ingested; the others still were."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class BackendUnavailable(StackGuideError):
+    """A backend (LLM endpoint, Chroma server) could not be reached."""

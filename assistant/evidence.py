@@ -1,0 +1,112 @@
+"""Score every answer unit of the retrieved chunks against the question.
+
+Shared by the grounding gate (is there evidence at all?) and the extractive composer
+(which units make the answer). Scores mix meaning (cosine of precomputed unit vectors)
+with the share of the question's rare terms a unit contains, so "Fastify" in a question
+pulls up units from the Fastify section even when their wording differs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.lexical import LexicalIndex
+from assistant.models import Hit
+from assistant.text import content_terms, subject_terms, tokenize
+
+W_LEX = 0.35  # weight of rare-term overlap with the whole (standalone) question
+W_FOCUS = 0.25  # extra weight for the terms of the turn just asked (follow-ups)
+W_RANK = 0.05  # a little trust in the fused retrieval rank
+W_WANT = 0.3  # "Which ORM …?": units about an ORM answer it, others only mention it
+_WANTS = re.compile(
+    r"\b(?:which|what|best|recommended|good|pick\s+an?|choose\s+an?|default)\s+"
+    r"((?:[\w/-]+\s+){0,1}[\w/-]+)",
+    re.I,
+)
+
+
+@dataclass
+class Query:
+    question: str  # the turn as asked, minus any injected instructions
+    standalone: str  # rewritten with the conversation for retrieval
+    vector: np.ndarray
+    terms: list[str] = field(default_factory=list)  # corrected content terms (standalone)
+    focus: list[str] = field(default_factory=list)  # corrected content terms (this turn)
+    wants: set[str] = field(default_factory=set)  # the kind of thing asked for ("orm")
+
+
+@dataclass
+class ScoredUnit:
+    hit: Hit
+    index: int  # position of the unit within its chunk
+    text: str
+    raw: str
+    vec: np.ndarray
+    terms: set[str]
+    subject: set[str]  # terms naming what the unit is about: its section and lead
+    sem: float
+    lex: float
+    focus: float
+    score: float
+
+
+def make_query(question: str, standalone: str, vector: np.ndarray, lexical: LexicalIndex) -> Query:
+    def corrected(text: str) -> list[str]:
+        return list(dict.fromkeys(lexical.correct(t) for t in content_terms(text)))
+
+    wants = {
+        t
+        for m in _WANTS.finditer(question or standalone)
+        for t in corrected(m.group(1))
+        if t in lexical.subjects
+    }
+    return Query(question, standalone, vector, corrected(standalone), corrected(question), wants)
+
+
+def _share(terms: list[str], have: set[str], lexical: LexicalIndex) -> float:
+    total = sum(lexical.idf(t) for t in terms)
+    return sum(lexical.idf(t) for t in terms if t in have) / total if total else 0.0
+
+
+def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[ScoredUnit]:
+    out: list[ScoredUnit] = []
+    for hit in hits:
+        rec = hit.chunk
+        if rec.unit_vecs is None or not rec.units:
+            continue
+        sems = rec.unit_vecs @ query.vector
+        section_terms = set(tokenize(rec.section))
+        for i, unit in enumerate(rec.units):
+            terms = set(tokenize(unit["text"])) | section_terms
+            subject = subject_terms(rec.section, unit["text"])
+            lex = _share(query.terms, terms, lexical)
+            focus = _share(query.focus, terms, lexical) if query.focus != query.terms else 0.0
+            sem = float(sems[i])
+            want = W_WANT if query.wants & subject else 0.0
+            score = sem + W_LEX * lex + W_FOCUS * focus + W_RANK / (1 + hit.rank) + want
+            out.append(
+                ScoredUnit(
+                    hit,
+                    i,
+                    unit["text"],
+                    unit["raw"],
+                    rec.unit_vecs[i],
+                    terms,
+                    subject,
+                    sem,
+                    lex,
+                    focus,
+                    score,
+                )
+            )
+    out.sort(key=lambda u: -u.score)
+    return out
+
+
+def known_share(query: Query, lexical: LexicalIndex) -> float:
+    """How much of what the question is about (idf-weighted) the corpus has words for."""
+    terms = query.focus or query.terms
+    return _share(terms, set(lexical.df), lexical) if terms else 0.0

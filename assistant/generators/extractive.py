@@ -1,0 +1,83 @@
+"""Offline answers composed only of the corpus' own sentences, each with its `[n]`.
+
+Pick the few units that answer the question (relevance, not redundancy, every thing the
+question names covered), order them by source section, and cite each section once.
+"""
+
+from __future__ import annotations
+
+from assistant.evidence import ScoredUnit
+from assistant.generators.base import Draft, Evidence, Generator
+from assistant.models import Citation
+from assistant.prompts import Prompts
+
+MARGIN = 0.12  # units this far below the best one are not part of the answer
+REDUNDANT = 0.92  # cosine above which a second unit says the same thing
+COVER_FLOOR = 0.6  # how good (relative to the best) a unit must be to cover a named thing
+SNIPPET_CHARS = 320
+
+
+class ExtractiveGenerator(Generator):
+    name = "extractive"
+
+    def __init__(self, prompts: Prompts, max_sentences: int = 4) -> None:
+        self.prompts = prompts
+        self.max_sentences = max_sentences
+
+    def select(self, evidence: Evidence) -> list[ScoredUnit]:
+        units = [u for u in evidence.units if not u.hit.chunk.preview]
+        if not units:
+            return []
+        best = units[0].score
+        chosen: list[ScoredUnit] = [units[0]]
+
+        def redundant(u: ScoredUnit) -> bool:
+            return any(float(u.vec @ c.vec) > REDUNDANT or u.text == c.text for c in chosen)
+
+        # 1. Everything the question names (Fastify, NestJS, Bun…) gets its best unit.
+        named = [t for t in evidence.query.focus if t in evidence.lexical.subjects]
+        if len(named) < 2:
+            named += [t for t in evidence.query.terms if t in evidence.lexical.subjects]
+        for term in dict.fromkeys(named):
+            if len(chosen) >= self.max_sentences:
+                break
+            if any(term in c.subject for c in chosen):
+                continue
+            cover = next((u for u in units if term in u.subject and not redundant(u)), None)
+            if cover and cover.score >= COVER_FLOOR * best:
+                chosen.append(cover)
+        # 2. Then the best remaining units while they stay close to the best.
+        for u in units:
+            if len(chosen) >= self.max_sentences or u.score < best - MARGIN:
+                break
+            if u not in chosen and not redundant(u):
+                chosen.append(u)
+        return chosen
+
+    def generate(self, evidence: Evidence) -> Draft:
+        chosen = self.select(evidence)
+        # Group by section, sections in order of their best unit, units in text order.
+        groups: dict[str, list[ScoredUnit]] = {}
+        for u in chosen:
+            groups.setdefault(u.hit.chunk.id, []).append(u)
+        citations: list[Citation] = []
+        lines: list[str] = []
+        for n, group in enumerate(groups.values(), start=1):
+            group.sort(key=lambda u: u.index)
+            rec = group[0].hit.chunk
+            snippet = " … ".join(u.raw for u in group)
+            if len(snippet) > SNIPPET_CHARS:
+                snippet = snippet[: SNIPPET_CHARS - 1].rstrip() + "…"
+            citations.append(
+                Citation(
+                    n=n,
+                    source=rec.source,
+                    title=rec.title,
+                    section=rec.section,
+                    snippet=snippet,
+                    score=round(max(u.score for u in group), 4),
+                )
+            )
+            lines += [f"{u.text} [{n}]" for u in group]
+        points = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
+        return Draft(self.prompts.render("extractive/answer.md", points=points), citations)

@@ -1,0 +1,130 @@
+"""BM25 (bm25s) over the chunks, persisted beside the vector store and kept in step.
+
+The index is written under `bm25/<generation>/` and published by atomically replacing
+`bm25/CURRENT`, so a reader never sees a half-written index and a killed ingest leaves
+the previous one in place. The generation is a hash of the chunk ids; the vector store
+records the same value, which is how a reader knows the two agree.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from assistant.models import ChunkRecord
+from assistant.text import STOPWORDS, stem, subject_terms, tokenize, words
+
+
+def generation_of(ids: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]
+
+
+def _doc_tokens(rec: ChunkRecord) -> list[str]:
+    # The heading path is part of what a chunk is about ("Fastify", "Use when").
+    return tokenize(f"{rec.section}\n{rec.text}")
+
+
+class LexicalIndex:
+    def __init__(self, ids: list[str], model, df: dict[str, int], subjects: set[str]) -> None:
+        self.ids = ids
+        self.model = model
+        self.df = df  # document frequency of each stemmed term
+        self.subjects = subjects  # terms that name things: headings, "Chi — …" leads
+        self.n_docs = max(len(ids), 1)
+        self._vocab = sorted(t for t in df if len(t) >= 4 and not t.isdigit())
+
+    # -- building and persistence -------------------------------------------------------
+    @classmethod
+    def build(cls, records: Iterable[ChunkRecord]) -> LexicalIndex:
+        import bm25s
+
+        ids, corpus, subjects = [], [], set()
+        df: Counter[str] = Counter()
+        for rec in records:
+            ids.append(rec.id)
+            tokens = _doc_tokens(rec) or ["<empty>"]
+            corpus.append(tokens)
+            if rec.preview:  # announces what the corpus lacks: its words are not "known"
+                continue
+            df.update(set(tokens))
+            for unit in rec.units:
+                subjects |= subject_terms(rec.section, unit["text"])
+        model = bm25s.BM25()
+        if corpus:
+            model.index(corpus, show_progress=False)
+        return cls(ids, model, dict(df), subjects)
+
+    def save(self, root: Path, generation: str) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        target = root / generation
+        tmp = root / f".{generation}.tmp{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        if self.ids:
+            self.model.save(str(tmp), show_progress=False)
+        (tmp / "ids.json").write_text(json.dumps(self.ids))
+        (tmp / "df.json").write_text(json.dumps(self.df))
+        (tmp / "subjects.json").write_text(json.dumps(sorted(self.subjects)))
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+        pointer = root / f".CURRENT.tmp{os.getpid()}"
+        pointer.write_text(generation)
+        os.replace(pointer, root / "CURRENT")
+        for old in root.iterdir():  # earlier generations are no longer reachable
+            if old.is_dir() and old.name != generation:
+                shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
+    def current_generation(root: Path) -> str | None:
+        try:
+            return (root / "CURRENT").read_text().strip() or None
+        except OSError:
+            return None
+
+    @classmethod
+    def load(cls, root: Path) -> LexicalIndex | None:
+        generation = cls.current_generation(root)
+        needed = ("ids.json", "df.json", "subjects.json")
+        if not generation or not all((root / generation / n).exists() for n in needed):
+            return None
+        import bm25s
+
+        folder = root / generation
+        ids = json.loads((folder / "ids.json").read_text())
+        model = bm25s.BM25.load(str(folder), show_progress=False) if ids else bm25s.BM25()
+        df = json.loads((folder / "df.json").read_text())
+        subjects = set(json.loads((folder / "subjects.json").read_text()))
+        return cls(ids, model, df, subjects)
+
+    # -- querying -----------------------------------------------------------------------
+    def correct(self, term: str) -> str:
+        """Map a misspelt query term onto the corpus vocabulary ('fastfy' → 'fastify')."""
+        if term in self.df or len(term) < 4 or term.isdigit():
+            return term
+        close = difflib.get_close_matches(term, self._vocab, n=1, cutoff=0.8)
+        return close[0] if close else term
+
+    def query_terms(self, text: str) -> list[str]:
+        return [self.correct(stem(w)) for w in words(text) if w not in STOPWORDS]
+
+    def idf(self, term: str) -> float:
+        df = self.df.get(term, 0)
+        return float(np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)))
+
+    def search(self, text: str, k: int) -> list[tuple[str, float]]:
+        terms = [t for t in self.query_terms(text) if t in self.df]
+        if not terms or not self.ids:
+            return []
+        scores = self.model.get_scores(terms)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]

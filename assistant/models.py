@@ -1,0 +1,105 @@
+"""The data that crosses module boundaries: chunk records, hits, citations, answers."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class ChunkRecord:
+    """A chunk as stored: text, place, and its answer units with their vectors."""
+
+    id: str
+    text: str
+    source: str
+    title: str
+    section: str
+    order: int = 0
+    units: list[dict] = field(default_factory=list)
+    unit_vecs: np.ndarray | None = None
+    preview: bool = False
+    digest: str = ""
+
+    def to_metadata(self) -> dict[str, Any]:
+        vecs = self.unit_vecs if self.unit_vecs is not None else np.zeros((0, 0))
+        return {
+            "source": self.source,
+            "title": self.title,
+            "section": self.section,
+            "order": self.order,
+            "preview": self.preview,
+            "digest": self.digest,
+            "units": json.dumps(self.units, ensure_ascii=False),
+            # float16 is plenty for ranking sentences and halves the metadata size
+            "unit_vecs": base64.b64encode(vecs.astype(np.float16).tobytes()).decode(),
+            "unit_dim": int(vecs.shape[1]) if vecs.ndim == 2 else 0,
+        }
+
+    @classmethod
+    def from_store(cls, id: str, text: str, meta: dict[str, Any]) -> ChunkRecord:
+        dim = int(meta.get("unit_dim") or 0)
+        vecs = None
+        if dim and meta.get("unit_vecs"):
+            raw = np.frombuffer(base64.b64decode(meta["unit_vecs"]), dtype=np.float16)
+            vecs = raw.reshape(-1, dim).astype(np.float32)
+        return cls(
+            id=id,
+            text=text,
+            source=str(meta.get("source", "")),
+            title=str(meta.get("title", "")),
+            section=str(meta.get("section", "")),
+            order=int(meta.get("order", 0)),
+            units=json.loads(meta.get("units") or "[]"),
+            unit_vecs=vecs,
+            preview=bool(meta.get("preview", False)),
+            digest=str(meta.get("digest", "")),
+        )
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with its fused score and per-retriever ranks."""
+
+    chunk: ChunkRecord
+    score: float
+    dense: float | None = None  # cosine similarity
+    bm25: float | None = None
+    rank: int = 0
+
+
+@dataclass
+class Citation:
+    n: int
+    source: str
+    title: str
+    section: str
+    snippet: str
+    score: float
+
+
+@dataclass
+class Turn:
+    role: str  # "user" | "assistant"
+    content: str
+
+
+@dataclass
+class Answer:
+    """What every interface returns (CLI --json, HTTP, Slack)."""
+
+    question: str
+    answer: str
+    citations: list[Citation]
+    refused: bool
+    backend: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    related_sections: list[str] = field(default_factory=list)  # closest sections on refusal
+    standalone_question: str | None = None  # the follow-up rewritten for retrieval
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,179 @@
+"""The one assistant service every interface calls: CLI, HTTP routes, Slack handlers.
+
+ask() = validate → strip injected instructions → rewrite follow-ups → embed → hybrid
+retrieve → score evidence units → grounding gate → generate (or refuse) → Answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from assistant.conversation import standalone_question
+from assistant.errors import ConfigError, InvalidQuestion
+from assistant.evidence import make_query, score_units
+from assistant.gate import assess, strip_injection
+from assistant.generators import Evidence, get_generator
+from assistant.lexical import LexicalIndex, generation_of
+from assistant.models import Answer, Turn
+from assistant.prompts import Prompts
+from assistant.retrieval import HybridRetriever, Mode
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+RELATED_SECTIONS = 3
+
+
+class Assistant:
+    def __init__(self, settings: Settings | None = None, *, store=None, embedder=None) -> None:
+        self.settings = settings or Settings()
+        self.prompts = Prompts(self.settings.prompts_dir)
+        self._store = store
+        self._embedder = embedder
+        self._lexical: LexicalIndex | None = None
+        self._lock = threading.Lock()
+
+    # -- lazily opened backends -------------------------------------------------------------
+    @property
+    def store(self):
+        if self._store is None:
+            from assistant.store import open_store
+
+            self._store = open_store(self.settings)
+        return self._store
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from assistant.embeddings import get_embedder
+
+            self._embedder = get_embedder(self.settings)
+        return self._embedder
+
+    def ingest(self, paths=None, **kwargs):
+        from ingest.pipeline import run_ingest
+
+        report = run_ingest(
+            paths or [self.settings.corpus_dir],
+            self.settings,
+            store=self.store,
+            embedder=self._embedder,
+            **kwargs,
+        )
+        self._lexical = None  # reload: the index changed
+        return report
+
+    def ready(self) -> LexicalIndex:
+        """Load the index, ingesting the bundled corpus first if nothing was ingested."""
+        with self._lock:
+            if self._lexical is not None:
+                return self._lexical
+            if self.store.count() == 0:
+                log.info("empty index: ingesting the bundled corpus %s", self.settings.corpus_dir)
+                self.ingest()
+            state = self.store.state()
+            from ingest.pipeline import model_identity
+
+            identity = model_identity(self.settings, self.embedder.dimension)
+            if state.get("model") and state["model"] != identity:
+                raise ConfigError(
+                    f"the index was built with {state['model']}, but the embedder is "
+                    f"{identity}: run `stackguide ingest --rebuild`"
+                )
+            lexical = LexicalIndex.load(self.settings.lexical_dir)
+            if lexical is None or state.get("generation") != LexicalIndex.current_generation(
+                self.settings.lexical_dir
+            ):
+                # Out of step (an ingest was interrupted): rebuild in memory, don't write.
+                log.warning("BM25 index out of step with the vector store; rebuilding it")
+                records = list(self.store.iter_records())
+                lexical = LexicalIndex.build(records)
+                log.info("rebuilt generation %s", generation_of(r.id for r in records))
+            self._lexical = lexical
+            return lexical
+
+    # -- answering --------------------------------------------------------------------------
+    def validate(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise InvalidQuestion("the question is empty")
+        question = " ".join(question.split())
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidQuestion(
+                f"the question is {len(question)} characters long; the limit is "
+                f"{self.settings.max_question_chars}"
+            )
+        return question
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        *,
+        backend: str | None = None,
+        retriever: Mode | None = None,
+        k: int | None = None,
+    ) -> Answer:
+        t0 = time.perf_counter()
+        asked = self.validate(question)
+        generator = get_generator(backend or self.settings.backend, self.settings, self.prompts)
+        lexical = self.ready()
+        timings: dict[str, float] = {}
+
+        cleaned, _ = strip_injection(asked)
+        standalone = standalone_question(cleaned, history) if cleaned else ""
+        t = time.perf_counter()
+        vector = self.embedder.embed_one(standalone or asked)
+        timings["embed"] = _ms(t)
+
+        t = time.perf_counter()
+        search = HybridRetriever(
+            self.store,
+            lexical,
+            fusion=self.settings.fusion,
+            alpha=self.settings.fusion_alpha,
+            candidates=self.settings.candidates,
+        )
+        hits = search.retrieve(
+            standalone or asked,
+            vector,
+            k or self.settings.top_k,
+            retriever or self.settings.retriever,
+        )
+        timings["retrieve"] = _ms(t)
+
+        t = time.perf_counter()
+        query = make_query(cleaned, standalone, vector, lexical)
+        units = score_units(query, hits, lexical)
+        verdict = assess(query, units, lexical, self.settings.min_evidence)
+        if verdict.ok:
+            draft = generator.generate(Evidence(query, hits, units, lexical))
+            text, citations, related = draft.text, draft.citations, []
+        else:
+            log.info(
+                "refused: %s (best %.3f, known %.2f)", verdict.reason, verdict.best, verdict.known
+            )
+            related = list(dict.fromkeys(h.chunk.section for h in hits if h.chunk.section))
+            related = related[:RELATED_SECTIONS]
+            text = self.prompts.text("refusal.md")
+            if related:
+                listing = "\n".join(f"- {s}" for s in related)
+                text += "\n\n" + self.prompts.render("related_sections.md", sections=listing)
+            citations = []
+        timings["generate"] = _ms(t)
+        timings["total"] = _ms(t0)
+        return Answer(
+            question=asked,
+            answer=text,
+            citations=citations,
+            refused=not verdict.ok,
+            backend=generator.name,
+            timings_ms=timings,
+            related_sections=related,
+            standalone_question=standalone if standalone != cleaned else None,
+        )
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 2)

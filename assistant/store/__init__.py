@@ -1,0 +1,18 @@
+"""Vector stores. Only Chroma is implemented; the base class is the seam."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from assistant.store.base import VectorStore
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
+
+__all__ = ["VectorStore", "open_store"]
+
+
+def open_store(settings: Settings, *, create: bool = True) -> VectorStore:
+    from assistant.store.chroma import ChromaStore
+
+    return ChromaStore(settings, create=create)

@@ -1,0 +1,42 @@
+"""The vector store seam: Chroma today, anything with the same five verbs tomorrow."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from assistant.models import ChunkRecord
+
+
+class VectorStore(ABC):
+    @abstractmethod
+    def upsert(self, records: Sequence[ChunkRecord], embeddings: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def delete(self, ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    def ids_by_source(self) -> dict[str, set[str]]:
+        """Every stored chunk id, grouped by source file."""
+
+    @abstractmethod
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[ChunkRecord, float]]:
+        """The k nearest chunks with their cosine similarity."""
+
+    @abstractmethod
+    def get(self, ids: Sequence[str]) -> list[ChunkRecord]: ...
+
+    @abstractmethod
+    def iter_records(self, batch: int = 1000) -> Iterator[ChunkRecord]: ...
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def state(self) -> dict[str, str]:
+        """Small key/value state kept with the collection (generation, model)."""
+
+    @abstractmethod
+    def set_state(self, **values: str) -> None: ...

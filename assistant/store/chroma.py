@@ -1,0 +1,130 @@
+"""Chroma: embedded `PersistentClient` by default, a Chroma server when a URL is set.
+
+Chroma's own embedding function is never used (it would download a model): vectors
+always come from our embedder, and the collection is created with none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from assistant.errors import BackendUnavailable
+from assistant.models import ChunkRecord
+from assistant.settings import Settings
+from assistant.store.base import VectorStore
+
+_STATE_PREFIX = "sg_"
+
+
+class ChromaStore(VectorStore):
+    def __init__(self, settings: Settings, *, create: bool = True) -> None:
+        import os
+
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if settings.chroma_url:
+            url = urlparse(settings.chroma_url)
+            try:
+                self.client = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1",
+                    port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https",
+                    settings=chroma_settings,
+                )
+                self.client.heartbeat()
+            except Exception as exc:  # chromadb raises several kinds here
+                raise BackendUnavailable(
+                    f"cannot reach the Chroma server at {settings.chroma_url}: {exc}"
+                ) from exc
+        else:
+            settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(
+                path=str(settings.chroma_dir), settings=chroma_settings
+            )
+        self.name = settings.collection
+        if create:
+            self.collection = self.client.get_or_create_collection(
+                self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+        else:
+            self.collection = self.client.get_collection(self.name, embedding_function=None)
+
+    def upsert(self, records: Sequence[ChunkRecord], embeddings: np.ndarray) -> None:
+        for start in range(0, len(records), 500):
+            part = records[start : start + 500]
+            self.collection.upsert(
+                ids=[r.id for r in part],
+                embeddings=embeddings[start : start + 500],
+                documents=[r.text for r in part],
+                metadatas=[r.to_metadata() for r in part],
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            self.collection.delete(ids=ids[start : start + 500])
+
+    def ids_by_source(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        total = self.collection.count()
+        for offset in range(0, total, 5000):
+            got = self.collection.get(include=["metadatas"], limit=5000, offset=offset)
+            for id_, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                out.setdefault(str((meta or {}).get("source", "")), set()).add(id_)
+        return out
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[ChunkRecord, float]]:
+        res = self.collection.query(
+            query_embeddings=[vector.tolist()],
+            n_results=k,
+            include=["documents", "metadatas", "distances"],
+        )
+        out = []
+        for id_, doc, meta, dist in zip(
+            res["ids"][0],
+            res["documents"][0],
+            res["metadatas"][0],
+            res["distances"][0],
+            strict=True,
+        ):
+            out.append((ChunkRecord.from_store(id_, doc or "", meta or {}), 1.0 - float(dist)))
+        return out
+
+    def get(self, ids: Sequence[str]) -> list[ChunkRecord]:
+        if not ids:
+            return []
+        res = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        by_id = {
+            i: ChunkRecord.from_store(i, d or "", m or {})
+            for i, d, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def iter_records(self, batch: int = 1000) -> Iterator[ChunkRecord]:
+        total = self.collection.count()
+        for offset in range(0, total, batch):
+            res = self.collection.get(
+                include=["documents", "metadatas"], limit=batch, offset=offset
+            )
+            for i, d, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True):
+                yield ChunkRecord.from_store(i, d or "", m or {})
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def state(self) -> dict[str, str]:
+        meta = self.collection.metadata or {}
+        return {
+            k[len(_STATE_PREFIX) :]: str(v) for k, v in meta.items() if k.startswith(_STATE_PREFIX)
+        }
+
+    def set_state(self, **values: str) -> None:
+        meta = dict(self.collection.metadata or {})
+        meta.update({_STATE_PREFIX + k: v for k, v in values.items()})
+        self.collection.modify(metadata=meta)

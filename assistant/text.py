@@ -1,0 +1,93 @@
+"""Tokenising shared by ingest, BM25, the grounding gate and the extractive composer."""
+
+from __future__ import annotations
+
+import re
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_NUMBER = re.compile(r"^\d+[.)]\s+")
+SEP = " › "  # joins the headings of a section path
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
+
+# Function words plus the words every stack question uses; they carry no topic.
+STOPWORDS = frozenset(
+    """
+    a about above after again against all also am an and any are aren as at be because
+    been before being below between both but by can cannot could did do does doing don
+    down during each either else ever few for from further get got had has have having he
+    her here hers him his how i if in into is isn it its itself just let lets me might
+    more most much must my myself need needs no nor not now of off on once only or other
+    ought our ours out over own per please rather really same say says shall she should so
+    some such tell than that the their theirs them then there these they this those though
+    through thus to too under until up upon us use used using very want wants was we were
+    what whats when where whether which while who whom whose why will with within without
+    would yes yet you your yours yourself s t d ll m re ve
+    """.split()
+)
+
+# Question framing words: they say what kind of answer is wanted, not what it is about.
+QUESTION_WORDS = frozenset(
+    """
+    best better choose choice pick picks recommend recommended recommendation suggest
+    should good great option options prefer preferred right worth thing things way ways
+    know explain describe give list article corpus according author say says said think
+    opinion team teams we our project projects app apps application building build start
+    starting new case cases mean means compare comparison versus vs difference differences
+    between
+    """.split()
+)
+
+
+def stem(token: str) -> str:
+    """A deliberately light stemmer: plural and a few verb endings."""
+    if len(token) <= 3 or token.isdigit():
+        return token
+    if token.endswith("ies") and len(token) > 4:
+        return token[:-3] + "y"
+    if token.endswith("sses"):
+        return token[:-2]
+    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
+
+
+def words(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed content tokens for BM25 (stopwords dropped)."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed tokens that say what a question is about (no stopwords, no framing)."""
+    seen: dict[str, None] = {}
+    for w in words(text):
+        if w in STOPWORDS or w in QUESTION_WORDS:
+            continue
+        seen.setdefault(stem(w), None)
+    return list(seen)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose into sentences without breaking on `v1.`, `e.g.` or `Next.js`."""
+    parts = _SENTENCE_END.split(text.strip())
+    return [p.strip() for p in parts if p.strip()]
+
+
+def short_name(heading: str) -> str:
+    """'4. Go — Fiber, Echo, …' → 'Go'; '8. ORM / data layer' → 'ORM / data layer'."""
+    return _NUMBER.sub("", heading).split(" — ")[0].strip()
+
+
+def subject_terms(section: str, unit_text: str = "") -> set[str]:
+    """Terms naming what a unit is about: its headings' short names and its lead.
+
+    "Chi — minimal, …" leads with its subject; so does a label "**Fastify** — …".
+    """
+    terms = {t for part in section.split(SEP) if part for t in tokenize(short_name(part))}
+    head, sep, _ = unit_text.partition(" — ")
+    if sep and len(head) <= 60:
+        terms.update(tokenize(head))
+    return terms
