@@ -212,3 +212,12 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _register() -> None:
+    from assistant.evaluation.command import eval_command
+
+    cli.add_command(eval_command)
+
+
+_register()

@@ -1,44 +1,61 @@
 """Follow-ups ("and for Bun?") rewritten into standalone questions, without an LLM.
 
-A turn that leans on the previous one (starts with a follow-up cue, or refers back with a
-pronoun and names nothing itself) is appended to the previous standalone question. The
-turn's own terms stay the focus of the answer (see `evidence.W_FOCUS`).
+A turn that leans on the previous one (starts with a follow-up cue, asks for a
+counterpart, or refers back with a pronoun and names little itself) is appended to the
+previous question. When it points at something the assistant said ("the second one"),
+the previous answer joins the retrieval query too. The turn's own words stay the focus
+of the answer (see `evidence.W_FOCUS`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from assistant.models import Turn
 from assistant.text import content_terms
 
 _CUE = re.compile(
     r"^\s*(and|or|but|also|what\s+about|how\s+about|what\s+if|same\s+(for|with)|"
-    r"then|in\s+that\s+case|for|with|instead|ok(ay)?|and\s+if|why|why\s+not)\b",
+    r"then|in\s+that\s+case|for|with|instead|ok(ay)?|why|why\s+not)\b",
     re.I,
 )
+_RELATIONAL = re.compile(r"\b(equivalent|counterpart|alternative|analogue|same\s+choice)\b", re.I)
 _BACK_REFERENCE = re.compile(
-    r"\b(it|its|that|those|them|this|these|they|which\s+one|the\s+(first|second|former|"
-    r"latter|other)|one|ones)\b",
+    r"\b(it|its|that|those|them|this|these|they|which\s+one|the\s+(first|second|third|former|"
+    r"latter|other|last)(\s+one)?|one|ones)\b",
     re.I,
 )
+_MARK = re.compile(r"\[\d+\]|\*\*")
+CONTEXT_CHARS = 400
+
+
+@dataclass
+class Rewrite:
+    standalone: str  # what the user meant, in words a reader can check
+    retrieval: str  # what to search with (may add the previous answer)
 
 
 def is_follow_up(question: str) -> bool:
-    if _CUE.match(question):
+    if _CUE.match(question) or _RELATIONAL.search(question):
         return True
-    return bool(_BACK_REFERENCE.search(question)) and len(content_terms(question)) <= 2
+    return bool(_BACK_REFERENCE.search(question)) and len(content_terms(question)) <= 3
 
 
-def standalone_question(question: str, history: Sequence[Turn]) -> str:
-    previous = [t.content for t in history if t.role == "user" and t.content.strip()]
-    if not previous or not is_follow_up(question):
-        return question
+def rewrite(question: str, history: Sequence[Turn]) -> Rewrite:
+    users = [t.content for t in history if t.role == "user" and t.content.strip()]
+    if not users or not is_follow_up(question):
+        return Rewrite(question, question)
     # Chain through earlier follow-ups so "and for Bun?" → "what about Deno?" keeps the topic.
-    base = previous[-1]
-    for earlier in reversed(previous[:-1]):
+    base = users[-1]
+    for earlier in reversed(users[:-1]):
         if not is_follow_up(base):
             break
         base = f"{earlier} {base}"
-    return f"{base} {question}"
+    standalone = f"{base} {question}"
+    answers = [t.content for t in history if t.role == "assistant" and t.content.strip()]
+    if answers and _BACK_REFERENCE.search(question):
+        said = " ".join(_MARK.sub("", answers[-1]).split())[:CONTEXT_CHARS]
+        return Rewrite(standalone, f"{standalone} {said}")
+    return Rewrite(standalone, standalone)

@@ -33,6 +33,7 @@ class Query:
     question: str  # the turn as asked, minus any injected instructions
     standalone: str  # rewritten with the conversation for retrieval
     vector: np.ndarray
+    turn_vector: np.ndarray  # the turn alone (differs from `vector` for follow-ups)
     terms: list[str] = field(default_factory=list)  # corrected content terms (standalone)
     focus: list[str] = field(default_factory=list)  # corrected content terms (this turn)
     wants: set[str] = field(default_factory=set)  # the kind of thing asked for ("orm")
@@ -53,7 +54,13 @@ class ScoredUnit:
     score: float
 
 
-def make_query(question: str, standalone: str, vector: np.ndarray, lexical: LexicalIndex) -> Query:
+def make_query(
+    question: str,
+    standalone: str,
+    vector: np.ndarray,
+    turn_vector: np.ndarray,
+    lexical: LexicalIndex,
+) -> Query:
     def corrected(text: str) -> list[str]:
         return list(dict.fromkeys(lexical.correct(t) for t in content_terms(text)))
 
@@ -63,10 +70,27 @@ def make_query(question: str, standalone: str, vector: np.ndarray, lexical: Lexi
         for t in corrected(m.group(1))
         if t in lexical.subjects
     }
-    return Query(question, standalone, vector, corrected(standalone), corrected(question), wants)
+    return Query(
+        question,
+        standalone,
+        vector,
+        turn_vector,
+        corrected(standalone),
+        corrected(question),
+        wants,
+    )
 
 
-def _share(terms: list[str], have: set[str], lexical: LexicalIndex) -> float:
+def _share(
+    terms: list[str], have: set[str], lexical: LexicalIndex, known_only: bool = False
+) -> float:
+    """idf-weighted share of the question's terms that a unit has.
+
+    Unknown terms weigh as the rarest: a question about things the corpus lacks scores
+    low everywhere. For a follow-up's focus they are left out ("counterpart").
+    """
+    if known_only:
+        terms = [t for t in terms if t in lexical.df]
     total = sum(lexical.idf(t) for t in terms)
     return sum(lexical.idf(t) for t in terms if t in have) / total if total else 0.0
 
@@ -78,12 +102,18 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
         if rec.unit_vecs is None or not rec.units:
             continue
         sems = rec.unit_vecs @ query.vector
+        if query.turn_vector is not query.vector:
+            sems = (sems + rec.unit_vecs @ query.turn_vector) / 2
         section_terms = set(tokenize(rec.section))
         for i, unit in enumerate(rec.units):
             terms = set(tokenize(unit["text"])) | section_terms
             subject = subject_terms(rec.section, unit["text"])
             lex = _share(query.terms, terms, lexical)
-            focus = _share(query.focus, terms, lexical) if query.focus != query.terms else 0.0
+            focus = (
+                _share(query.focus, terms, lexical, known_only=True)
+                if query.focus != query.terms
+                else 0.0
+            )
             sem = float(sems[i])
             want = W_WANT if query.wants & subject else 0.0
             score = sem + W_LEX * lex + W_FOCUS * focus + W_RANK / (1 + hit.rank) + want
@@ -104,9 +134,3 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
             )
     out.sort(key=lambda u: -u.score)
     return out
-
-
-def known_share(query: Query, lexical: LexicalIndex) -> float:
-    """How much of what the question is about (idf-weighted) the corpus has words for."""
-    terms = query.focus or query.terms
-    return _share(terms, set(lexical.df), lexical) if terms else 0.0

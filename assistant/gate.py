@@ -1,9 +1,9 @@
 """The grounding gate: answer only when the corpus holds evidence for the question.
 
-Two independent tests, both needed to answer:
-- the question's subject must be something the corpus has words for (idf-weighted share
-  of its content terms found in the corpus vocabulary), and
-- the best evidence unit must reach `min_evidence` relevance.
+Two tests, both needed to answer:
+- the best evidence unit must reach `min_evidence` relevance, and
+- a question naming things the corpus never mentions (Rails, Kafka, CockroachDB…) needs
+  `strong_evidence`: otherwise the nearest passages are about something else.
 Instructions embedded in a question are cut out before anything else sees it, so they
 can neither steer retrieval nor talk the gate into answering.
 """
@@ -13,15 +13,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.evidence import Query, ScoredUnit, known_share
+from assistant.evidence import Query, ScoredUnit
 from assistant.lexical import LexicalIndex
-
-MIN_KNOWN_SHARE = 0.5
+from assistant.text import QUESTION_WORDS, STOPWORDS, stem, words
 
 _INJECTION = re.compile(
     r"""(
       \b(ignore|disregard|forget|override|bypass)\b[^.?!\n]{0,60}
-          \b(instruction|instructions|rules?|prompt|guidelines|above|previous|context|sources?)\b
+          \b(instructions?|rules?|prompt|guidelines|above|previous|context|sources?|documents?
+             |article|corpus|text|citations?)\b
     | \byou\s+are\s+(now|no\s+longer)\b
     | \b(act|behave|pretend|respond|answer|talk|speak|write|reply)\s+(as|like)\s+(a|an|if)\b
     | \b(system|developer)\s+(prompt|message|instructions?)\b
@@ -30,18 +30,20 @@ _INJECTION = re.compile(
     | \b(say|state|claim|tell\s+(me|them|everyone))\s+(that\s+)?[^.?!\n]{0,80}
           \b(instead|regardless)\b
     | \bnew\s+(instructions?|rules?|task)\s*:
+    | \b(reply|respond|answer|output)\s+(only\s+)?with\b
+    | \b(don'?t|do\s+not|never)\s+(cite|use|mention)\s+(any\s+)?(sources?|citations?)\b
     | \bfrom\s+now\s+on\b
     | </?\s*(system|instructions?|assistant)\s*>
     )""",
     re.I | re.X,
 )
-_SENTENCES = re.compile(r"[^.!?\n]+[.!?]*")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?:])\s+|\n")
 
 
 def strip_injection(question: str) -> tuple[str, bool]:
     """Drop every sentence that tries to change the assistant's instructions."""
     kept, found = [], False
-    for sentence in _SENTENCES.findall(question):
+    for sentence in _SENTENCE_BREAK.split(question):
         if _INJECTION.search(sentence) or _says_something_wrong(sentence):
             found = True
         else:
@@ -54,26 +56,57 @@ def _says_something_wrong(sentence: str) -> bool:
     return bool(re.match(r"^\s*(and\s+)?(say|state|claim|tell\s+\w+\s+that)\b", sentence, re.I))
 
 
+_NAME = re.compile(r"[A-Za-z][\w.+#/-]*[\w+#]|[A-Za-z]")
+
+
+def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
+    """Names in the question (Rails, CockroachDB, shared_buffers) the corpus never uses.
+
+    A name is a capitalised word not opening a sentence, or a word with inner capitals,
+    digits or underscores. Sentence openers and short acronyms ("I", "OK") are not names.
+    """
+    out = []
+    for m in _NAME.finditer(question):
+        word = m.group(0)
+        before = question[: m.start()].rstrip()
+        opener = not before or before[-1] in ".?!:;\"'(—-"
+        inner = any(ch.isupper() for ch in word[1:]) or any(
+            ch.isdigit() or ch == "_" for ch in word
+        )
+        if len(word) <= 2 or word.lower() in STOPWORDS or word.lower() in QUESTION_WORDS:
+            continue
+        if not (inner or (word[0].isupper() and not opener)):
+            continue
+        parts = [lexical.correct(stem(w)) for w in words(word)]
+        if parts and not all(p in lexical.df for p in parts):
+            out.append(word)
+    return out
+
+
 @dataclass
 class GateResult:
     ok: bool
     reason: str
     best: float
-    known: float
+    unknown: list[str]
 
 
 def assess(
-    query: Query, units: list[ScoredUnit], lexical: LexicalIndex, min_evidence: float
+    query: Query,
+    units: list[ScoredUnit],
+    lexical: LexicalIndex,
+    min_evidence: float,
+    strong_evidence: float,
 ) -> GateResult:
-    known = known_share(query, lexical)
     evidence = [u for u in units if not u.hit.chunk.preview]
     best = evidence[0].score if evidence else 0.0
+    unknown = unknown_names(query.question, lexical)
     if not query.question.strip():
-        return GateResult(False, "nothing left to answer once instructions were removed", 0, 0)
+        return GateResult(False, "nothing left to answer once instructions were removed", 0, [])
     if not (query.focus or query.terms):
-        return GateResult(False, "the question names nothing to look up", best, known)
-    if known < MIN_KNOWN_SHARE:
-        return GateResult(False, "the corpus does not cover the question's subject", best, known)
+        return GateResult(False, "the question names nothing to look up", best, unknown)
     if best < min_evidence:
-        return GateResult(False, "no passage in the corpus answers the question", best, known)
-    return GateResult(True, "grounded", best, known)
+        return GateResult(False, "no passage in the corpus answers the question", best, unknown)
+    if unknown and best < strong_evidence:
+        return GateResult(False, f"the corpus never mentions {', '.join(unknown)}", best, unknown)
+    return GateResult(True, "grounded", best, unknown)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import logging
 import os
 import shutil
 from collections import Counter
@@ -21,6 +22,8 @@ import numpy as np
 
 from assistant.models import ChunkRecord
 from assistant.text import STOPWORDS, stem, subject_terms, tokenize, words
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs index builds at DEBUG
 
 
 def generation_of(ids: Iterable[str]) -> str:

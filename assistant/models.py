@@ -100,6 +100,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     related_sections: list[str] = field(default_factory=list)  # closest sections on refusal
     standalone_question: str | None = None  # the follow-up rewritten for retrieval
+    trace: dict[str, Any] | None = None  # retrieval and gate details, when asked for
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

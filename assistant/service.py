@@ -11,8 +11,8 @@ import threading
 import time
 from collections.abc import Sequence
 
-from assistant.conversation import standalone_question
-from assistant.errors import ConfigError, InvalidQuestion
+from assistant.conversation import Rewrite, rewrite
+from assistant.errors import ConfigError, IndexNotReady, InvalidQuestion
 from assistant.evidence import make_query, score_units
 from assistant.gate import assess, strip_injection
 from assistant.generators import Evidence, get_generator
@@ -74,8 +74,13 @@ class Assistant:
                 log.info("empty index: ingesting the bundled corpus %s", self.settings.corpus_dir)
                 self.ingest()
             state = self.store.state()
-            from ingest.pipeline import model_identity
+            from ingest.pipeline import INDEX_FORMAT, model_identity
 
+            if state.get("format") != INDEX_FORMAT:
+                raise IndexNotReady(
+                    "the index was built by another version of StackGuide: "
+                    "run `stackguide ingest` to bring it up to date"
+                )
             identity = model_identity(self.settings, self.embedder.dimension)
             if state.get("model") and state["model"] != identity:
                 raise ConfigError(
@@ -114,6 +119,7 @@ class Assistant:
         backend: str | None = None,
         retriever: Mode | None = None,
         k: int | None = None,
+        trace: bool = False,
     ) -> Answer:
         t0 = time.perf_counter()
         asked = self.validate(question)
@@ -121,10 +127,14 @@ class Assistant:
         lexical = self.ready()
         timings: dict[str, float] = {}
 
-        cleaned, _ = strip_injection(asked)
-        standalone = standalone_question(cleaned, history) if cleaned else ""
+        cleaned, injected = strip_injection(asked)
+        turn = rewrite(cleaned, history) if cleaned else Rewrite("", asked)
+        standalone, search_text = turn.standalone, turn.retrieval
         t = time.perf_counter()
-        vector = self.embedder.embed_one(standalone or asked)
+        if search_text != cleaned and cleaned:  # a follow-up: its own meaning counts too
+            vector, turn_vector = self.embedder.embed([search_text, cleaned])
+        else:
+            vector = turn_vector = self.embedder.embed_one(search_text)
         timings["embed"] = _ms(t)
 
         t = time.perf_counter()
@@ -136,7 +146,7 @@ class Assistant:
             candidates=self.settings.candidates,
         )
         hits = search.retrieve(
-            standalone or asked,
+            search_text,
             vector,
             k or self.settings.top_k,
             retriever or self.settings.retriever,
@@ -144,16 +154,16 @@ class Assistant:
         timings["retrieve"] = _ms(t)
 
         t = time.perf_counter()
-        query = make_query(cleaned, standalone, vector, lexical)
+        query = make_query(cleaned, search_text, vector, turn_vector, lexical)
         units = score_units(query, hits, lexical)
-        verdict = assess(query, units, lexical, self.settings.min_evidence)
+        verdict = assess(
+            query, units, lexical, self.settings.min_evidence, self.settings.strong_evidence
+        )
         if verdict.ok:
             draft = generator.generate(Evidence(query, hits, units, lexical))
             text, citations, related = draft.text, draft.citations, []
         else:
-            log.info(
-                "refused: %s (best %.3f, known %.2f)", verdict.reason, verdict.best, verdict.known
-            )
+            log.info("refused: %s (best %.3f)", verdict.reason, verdict.best)
             related = list(dict.fromkeys(h.chunk.section for h in hits if h.chunk.section))
             related = related[:RELATED_SECTIONS]
             text = self.prompts.text("refusal.md")
@@ -172,7 +182,31 @@ class Assistant:
             timings_ms=timings,
             related_sections=related,
             standalone_question=standalone if standalone != cleaned else None,
+            trace=_trace(hits, verdict, injected) if trace else None,
         )
+
+
+def _trace(hits, verdict, injected: bool) -> dict:
+    return {
+        "retrieved": [
+            {
+                "section": h.chunk.section,
+                "source": h.chunk.source,
+                "id": h.chunk.id,
+                "score": round(h.score, 5),
+                "dense": h.dense,
+                "bm25": h.bm25,
+            }
+            for h in hits
+        ],
+        "gate": {
+            "ok": verdict.ok,
+            "reason": verdict.reason,
+            "best": round(verdict.best, 4),
+            "unknown": verdict.unknown,
+        },
+        "instructions_removed": injected,
+    }
 
 
 def _ms(start: float) -> float:

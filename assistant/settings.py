@@ -81,9 +81,14 @@ class Settings(BaseSettings):
         1000, ge=10, description="Longer questions are rejected with a clear error."
     )
     min_evidence: float = Field(
-        0.42,
+        0.3,
         description="Grounding gate: the best evidence sentence must reach this relevance "
-        "(cosine + lexical overlap), or the answer is a refusal.",
+        "(cosine + rare-term overlap), or the answer is a refusal.",
+    )
+    strong_evidence: float = Field(
+        0.75,
+        description="Grounding gate: relevance needed when the question names something "
+        "the corpus never mentions (e.g. Rails, Kafka).",
     )
     backend: Literal["auto", "extractive"] = Field(
         "auto",

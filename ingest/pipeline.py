@@ -26,6 +26,8 @@ from ingest.loaders import SUPPORTED, load
 
 log = logging.getLogger(__name__)
 BATCH_CHUNKS = 64
+# Bump when what is stored per chunk changes: an index of another format is re-embedded.
+INDEX_FORMAT = "2"
 
 
 @dataclass
@@ -103,6 +105,10 @@ def run_ingest(
     report.files = len(files)
     store = store or open_store(settings)
     existing = store.ids_by_source()
+    if existing and store.state().get("format") != INDEX_FORMAT:
+        log.warning("index format changed: re-embedding everything")
+        store.delete(sorted(i for ids in existing.values() for i in ids))
+        existing = {}
 
     plan: list[tuple[Chunk, bool]] = []  # chunk to embed, and whether its file is known
     stale: set[str] = set()
@@ -146,12 +152,15 @@ def run_ingest(
 
     ids = {i for group in existing.values() for i in group} - stale | {c.id for c, _ in plan}
     generation = generation_of(ids)
+    state = store.state()
     if (
-        generation != store.state().get("generation")
+        generation != state.get("generation")
+        or state.get("format") != INDEX_FORMAT
         or LexicalIndex.current_generation(settings.lexical_dir) != generation
     ):
+        store.prune_units(ids)  # units an interrupted run wrote for chunks it never stored
         LexicalIndex.build(store.iter_records()).save(settings.lexical_dir, generation)
-        store.set_state(generation=generation)
+        store.set_state(generation=generation, format=INDEX_FORMAT)
     report.chunks_total = len(ids)
     report.seconds = time.perf_counter() - t0
     log.info("ingest: %s", report.summary())

@@ -11,9 +11,9 @@ from assistant.generators.base import Draft, Evidence, Generator
 from assistant.models import Citation
 from assistant.prompts import Prompts
 
-MARGIN = 0.12  # units this far below the best one are not part of the answer
+MARGIN = 0.2  # units this far below the best one are not part of the answer
 REDUNDANT = 0.92  # cosine above which a second unit says the same thing
-COVER_FLOOR = 0.6  # how good (relative to the best) a unit must be to cover a named thing
+COVER_FLOOR = 0.4  # how good (relative to the best) a unit must be to cover a named thing
 SNIPPET_CHARS = 320
 
 
@@ -34,21 +34,36 @@ class ExtractiveGenerator(Generator):
         def redundant(u: ScoredUnit) -> bool:
             return any(float(u.vec @ c.vec) > REDUNDANT or u.text == c.text for c in chosen)
 
-        # 1. Everything the question names (Fastify, NestJS, Bun…) gets its best unit.
-        named = [t for t in evidence.query.focus if t in evidence.lexical.subjects]
+        def room() -> bool:
+            return len(chosen) < self.max_sentences
+
+        # 1. Everything the question names (Fastify, NestJS, Bun…) gets its best unit; when
+        #    it names several, they take turns so a comparison hears from both sides.
+        lex = evidence.lexical
+        named = [t for t in evidence.query.focus if t in lex.subjects]
         if len(named) < 2:
-            named += [t for t in evidence.query.terms if t in evidence.lexical.subjects]
-        for term in dict.fromkeys(named):
-            if len(chosen) >= self.max_sentences:
-                break
-            if any(term in c.subject for c in chosen):
-                continue
-            cover = next((u for u in units if term in u.subject and not redundant(u)), None)
-            if cover and cover.score >= COVER_FLOOR * best:
-                chosen.append(cover)
+            named += [t for t in evidence.query.terms if t in lex.subjects and t not in named]
+        named = list(dict.fromkeys(named))
+        rounds = 2 if len(named) >= 2 else 1
+        for _ in range(rounds):
+            for term in named:
+                if not room():
+                    break
+                if rounds == 1 and any(term in c.subject for c in chosen):
+                    continue
+                cover = next(
+                    (
+                        u
+                        for u in units
+                        if term in u.subject and u not in chosen and not redundant(u)
+                    ),
+                    None,
+                )
+                if cover and cover.score >= COVER_FLOOR * best:
+                    chosen.append(cover)
         # 2. Then the best remaining units while they stay close to the best.
         for u in units:
-            if len(chosen) >= self.max_sentences or u.score < best - MARGIN:
+            if not room() or u.score < best - MARGIN:
                 break
             if u not in chosen and not redundant(u):
                 chosen.append(u)

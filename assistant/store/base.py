@@ -1,4 +1,4 @@
-"""The vector store seam: Chroma today, anything with the same five verbs tomorrow."""
+"""The vector store seam: Chroma today, anything with the same verbs tomorrow."""
 
 from __future__ import annotations
 
@@ -15,7 +15,16 @@ class VectorStore(ABC):
     def upsert(self, records: Sequence[ChunkRecord], embeddings: np.ndarray) -> None: ...
 
     @abstractmethod
-    def delete(self, ids: Sequence[str]) -> None: ...
+    def delete(self, ids: Sequence[str]) -> None:
+        """Delete chunks and their units."""
+
+    @abstractmethod
+    def prune_units(self, keep: set[str]) -> int:
+        """Delete units whose chunk is not in `keep` (left by an interrupted ingest)."""
+
+    @abstractmethod
+    def query_units(self, vector: np.ndarray, k: int) -> list[tuple[str, int, float]]:
+        """The k nearest answer units: (chunk id, unit index, cosine)."""
 
     @abstractmethod
     def ids_by_source(self) -> dict[str, set[str]]:

@@ -1,5 +1,9 @@
 """Chroma: embedded `PersistentClient` by default, a Chroma server when a URL is set.
 
+Two collections: chunks, and their answer units (sentence-level vectors) so a question
+can find the one bullet that answers it inside a long list ("small-to-big" retrieval).
+Units are written before their chunk and deleted with it.
+
 Chroma's own embedding function is never used (it would download a model): vectors
 always come from our embedder, and the collection is created with none.
 """
@@ -48,14 +52,29 @@ class ChromaStore(VectorStore):
                 path=str(settings.chroma_dir), settings=chroma_settings
             )
         self.name = settings.collection
+        self.collection = self._collection(self.name, create)
+        self.units = self._collection(f"{self.name}-units", create)
+
+    def _collection(self, name: str, create: bool):
         if create:
-            self.collection = self.client.get_or_create_collection(
-                self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            return self.client.get_or_create_collection(
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
             )
-        else:
-            self.collection = self.client.get_collection(self.name, embedding_function=None)
+        return self.client.get_collection(name, embedding_function=None)
 
     def upsert(self, records: Sequence[ChunkRecord], embeddings: np.ndarray) -> None:
+        ids, vecs, metas = [], [], []
+        for rec in records:
+            for i, vec in enumerate(rec.unit_vecs if rec.unit_vecs is not None else []):
+                ids.append(f"{rec.id}:{i}")
+                vecs.append(vec)
+                metas.append({"chunk_id": rec.id, "unit": i})
+        for start in range(0, len(ids), 2000):
+            self.units.upsert(
+                ids=ids[start : start + 2000],
+                embeddings=np.asarray(vecs[start : start + 2000]),
+                metadatas=metas[start : start + 2000],
+            )
         for start in range(0, len(records), 500):
             part = records[start : start + 500]
             self.collection.upsert(
@@ -68,7 +87,30 @@ class ChromaStore(VectorStore):
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)
         for start in range(0, len(ids), 500):
-            self.collection.delete(ids=ids[start : start + 500])
+            part = ids[start : start + 500]
+            self.units.delete(where={"chunk_id": {"$in": part}})
+            self.collection.delete(ids=part)
+
+    def prune_units(self, keep: set[str]) -> int:
+        total = self.units.count()
+        orphans: list[str] = []
+        for offset in range(0, total, 5000):
+            got = self.units.get(include=["metadatas"], limit=5000, offset=offset)
+            for id_, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                if (meta or {}).get("chunk_id") not in keep:
+                    orphans.append(id_)
+        for start in range(0, len(orphans), 500):
+            self.units.delete(ids=orphans[start : start + 500])
+        return len(orphans)
+
+    def query_units(self, vector: np.ndarray, k: int) -> list[tuple[str, int, float]]:
+        res = self.units.query(
+            query_embeddings=[vector.tolist()], n_results=k, include=["metadatas", "distances"]
+        )
+        return [
+            (str(m["chunk_id"]), int(m["unit"]), 1.0 - float(d))
+            for m, d in zip(res["metadatas"][0], res["distances"][0], strict=True)
+        ]
 
     def ids_by_source(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}

@@ -1,0 +1,1 @@
+"""The evaluation suite: cases in `evals/cases/*.yaml`, metrics, runner and reports."""

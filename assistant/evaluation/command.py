@@ -1,0 +1,75 @@
+"""`stackguide eval`: run the suite, print the tables, write reports, gate on thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from assistant.settings import REPO_ROOT
+
+
+@click.command("eval")
+@click.option(
+    "--dataset",
+    type=click.Path(exists=True, path_type=Path),
+    default=REPO_ROOT / "evals" / "cases",
+    show_default=True,
+)
+@click.option("--backend", default=None, help="Answer backend (auto, extractive).")
+@click.option("--retriever", type=click.Choice(["hybrid", "dense", "bm25"]), default=None)
+@click.option("--k", "k", type=int, default=None, help="Chunks retrieved (hit@k uses it).")
+@click.option(
+    "--report",
+    type=click.Path(path_type=Path),
+    default=REPO_ROOT / "evals" / "reports" / "latest.json",
+    show_default=True,
+    help="JSON report; a Markdown report is written beside it.",
+)
+@click.option(
+    "--thresholds",
+    type=click.Path(exists=True, path_type=Path),
+    default=REPO_ROOT / "evals" / "thresholds.toml",
+    show_default=True,
+)
+@click.option(
+    "--ablation",
+    is_flag=True,
+    help="Compare retrievers, fusion and chunking (and a quickstart baseline).",
+)
+@click.option("--category", multiple=True, help="Only these categories.")
+@click.pass_context
+def eval_command(ctx: click.Context, dataset: Path, backend: str | None, retriever: str | None,
+                 k: int | None, report: Path, thresholds: Path, ablation: bool,
+                 category: tuple[str, ...]) -> None:  # fmt: skip
+    """Score answers against the expected ones in evals/cases."""
+    from assistant.cli import _assistant, _fail
+    from assistant.errors import StackGuideError
+    from assistant.evaluation.cases import load_dataset
+    from assistant.evaluation.report import print_tables, write_reports
+    from assistant.evaluation.runner import below_thresholds, load_thresholds, run_cases
+
+    try:
+        cases = load_dataset(dataset)
+        if category:
+            cases = [c for c in cases if c.category in category]
+        assistant = _assistant(ctx)
+        k = k or assistant.settings.top_k
+        assistant.ready()
+        if ablation:
+            from assistant.evaluation.ablation import run_ablation
+
+            runs = run_ablation(assistant, cases, k=k)
+        else:
+            opts = {"backend": backend, "retriever": retriever, "k": k}
+            runs = [run_cases(assistant.ask, cases, name=backend or "default", **opts)]
+    except StackGuideError as exc:
+        raise _fail(exc) from exc
+    misses = below_thresholds(runs[0].overall, load_thresholds(thresholds))
+    print_tables(runs)
+    md = write_reports(runs, misses, report)
+    click.echo(f"reports: {report} {md}")
+    for miss in misses:
+        click.echo(f"below threshold: {miss}", err=True)
+    if misses:
+        ctx.exit(1)

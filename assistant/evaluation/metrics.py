@@ -1,0 +1,155 @@
+"""Deterministic checks of one answer against its case, and their aggregates.
+
+Each check is a small function returning what it found; `score_case` gathers them.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass, field
+
+from assistant.evaluation.cases import Case
+from assistant.models import Answer
+from assistant.text import SEP
+
+_MARK = re.compile(r"\[(\d+)\]")
+
+
+def normalise(text: str) -> str:
+    text = text.replace("**", "").replace("`", "").replace("\u2011", "-")
+    return " ".join(text.lower().split())
+
+
+def section_matches(expected: str, section: str) -> bool:
+    """`expected` names the section: a whole-heading suffix of its path."""
+    want = [p.strip().lower() for p in expected.split(SEP)]
+    have = [p.strip().lower() for p in section.split(SEP)]
+    return len(want) <= len(have) and have[-len(want) :] == want
+
+
+def citation_validity(answer: Answer) -> bool:
+    """Every [n] resolves to a citation, and every citation is used."""
+    used = {int(n) for n in _MARK.findall(answer.answer)}
+    listed = {c.n for c in answer.citations}
+    return used == listed and len(listed) == len(answer.citations)
+
+
+def fact_support(answer: Answer, phrase: str) -> bool | None:
+    """Is a found fact backed by the passage cited on its own line/sentence?"""
+    by_n = {c.n: normalise(f"{c.section} {c.snippet}") for c in answer.citations}
+    phrase = normalise(phrase)
+    for line in answer.answer.splitlines():
+        if phrase in normalise(_MARK.sub("", line)):
+            cited = [int(n) for n in _MARK.findall(line)]
+            if cited:
+                return any(phrase in by_n.get(n, "") for n in cited)
+    return None  # found only across lines: no single citation to check
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    answer: Answer | None
+    error: str | None = None
+    facts_found: int = 0
+    facts_total: int = 0
+    missing_facts: list[list[str]] = field(default_factory=list)
+    sections_cited: bool = True
+    missing_sections: list[str] = field(default_factory=list)
+    forbidden_found: list[str] = field(default_factory=list)
+    citations_valid: bool = True
+    supported: int = 0
+    support_checked: int = 0
+    refusal_ok: bool = True
+    retrieved_sections: list[str] = field(default_factory=list)
+    words: int = 0
+    latency_ms: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.error is None
+            and self.refusal_ok
+            and self.facts_found == self.facts_total
+            and self.sections_cited
+            and not self.forbidden_found
+            and self.citations_valid
+        )
+
+    def rank_of_expected(self, k: int) -> list[int | None]:
+        """1-based rank of each expected section in the first k retrieved, or None."""
+        ranks: list[int | None] = []
+        for want in self.case.sections:
+            found = [
+                i for i, s in enumerate(self.retrieved_sections[:k]) if section_matches(want, s)
+            ]
+            ranks.append(found[0] + 1 if found else None)
+        return ranks
+
+
+def score_case(case: Case, answer: Answer) -> CaseResult:
+    r = CaseResult(case=case, answer=answer)
+    text = normalise(_MARK.sub("", answer.answer))
+    r.words = len(_MARK.sub("", answer.answer).split())
+    r.latency_ms = float(answer.timings_ms.get("total", 0.0))
+    r.refusal_ok = answer.refused == case.refuse
+    r.retrieved_sections = [h["section"] for h in (answer.trace or {}).get("retrieved", [])]
+    r.citations_valid = citation_validity(answer)
+    if not case.refuse:
+        r.facts_total = len(case.facts)
+        for group in case.facts:
+            hit = next((p for p in group if normalise(p) in text), None)
+            if hit is None:
+                r.missing_facts.append(group)
+                continue
+            r.facts_found += 1
+            support = fact_support(answer, hit)
+            if support is not None:
+                r.support_checked += 1
+                r.supported += support
+        cited = [c.section for c in answer.citations]
+        r.missing_sections = [
+            s for s in case.sections if not any(section_matches(s, c) for c in cited)
+        ]
+        r.sections_cited = not r.missing_sections
+    r.forbidden_found = [f for f in case.forbidden if normalise(f) in text]
+    return r
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def aggregate(results: list[CaseResult], k: int) -> dict[str, float | None]:
+    ok = [r for r in results if r.answer is not None]
+    inscope = [r for r in ok if not r.case.refuse and r.case.sections]
+    ranks = [r.rank_of_expected(k) for r in inscope]
+    refused_right = sum(1 for r in ok if r.case.refuse and r.answer.refused)
+    refused = sum(1 for r in ok if r.answer.refused)
+    should_refuse = sum(1 for r in ok if r.case.refuse)
+    latencies = sorted(r.latency_ms for r in ok)
+    with_forbidden = [r for r in ok if r.case.forbidden]
+    answered = [r for r in ok if not r.answer.refused]
+    return {
+        "cases": len(results),
+        "errors": len(results) - len(ok),
+        "pass_rate": _ratio(sum(r.passed for r in results), len(results)),
+        "fact_recall": _ratio(sum(r.facts_found for r in ok), sum(r.facts_total for r in ok)),
+        "forbidden_rate": _ratio(sum(bool(r.forbidden_found) for r in with_forbidden),
+                                 len(with_forbidden)),
+        "citation_validity": _ratio(sum(r.citations_valid for r in ok), len(ok)),
+        "citation_support": _ratio(sum(r.supported for r in ok),
+                                   sum(r.support_checked for r in ok)),
+        "refusal_precision": _ratio(refused_right, refused),
+        "refusal_recall": _ratio(refused_right, should_refuse),
+        f"hit@{k}": _ratio(sum(any(x is not None for x in rk) for rk in ranks), len(ranks)),
+        f"recall@{k}": _ratio(sum(sum(x is not None for x in rk) / len(rk) for rk in ranks),
+                              len(ranks)),
+        "mrr": _ratio(sum(1 / min((x for x in rk if x), default=float("inf")) for rk in ranks),
+                      len(ranks)),
+        "words_mean": _ratio(sum(r.words for r in answered), len(answered)),
+        "latency_p50_ms": statistics.median(latencies) if latencies else None,
+        "latency_p95_ms": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+        if latencies else None,
+    }  # fmt: skip
