@@ -1,0 +1,77 @@
+"""Shared fixtures: real model, real Chroma, every data directory under tmp_path.
+
+Nothing here can reach the internet: an autouse guard refuses any socket connection
+that is not to the loopback interface, so no test can call a paid API or a model hub.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from assistant.settings import REPO_ROOT, Settings
+
+CORPUS = REPO_ROOT / "corpus"
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            ok = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            ok = host == "localhost"
+        if not ok:
+            raise ConnectionRefusedError(f"tests may only connect to loopback, not {host}")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("STACKGUIDE_") or key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export for the whole run (exporting takes ~10 s)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def embedder(model_cache: Path):
+    from assistant.embeddings import get_embedder
+
+    return get_embedder(Settings(model_cache_dir=model_cache))
+
+
+def make_settings(data_dir: Path, model_cache: Path, **extra: object) -> Settings:
+    return Settings(data_dir=data_dir, model_cache_dir=model_cache, **extra)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, model_cache: Path) -> Settings:
+    return make_settings(tmp_path / "data", model_cache)
+
+
+@pytest.fixture(scope="session")
+def corpus_assistant(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, embedder):
+    """The bundled corpus ingested once, for the many tests that only ask."""
+    from assistant.service import Assistant
+
+    data = tmp_path_factory.mktemp("corpus-index")
+    assistant = Assistant(make_settings(data, model_cache), embedder=embedder)
+    report = assistant.ingest()
+    assert report.ok and report.chunks_total > 20
+    return assistant
