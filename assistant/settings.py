@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +28,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         Path(".stackguide"),
-        description="Where the embedded Chroma store, the BM25 index and the model cache live.",
+        description="Where the embedded Chroma store and the BM25 index live.",
     )
     corpus_dir: Path = Field(
         REPO_ROOT / "corpus",
@@ -48,7 +49,9 @@ class Settings(BaseSettings):
         "`fake` (deterministic hashing, tests only).",
     )
     model_cache_dir: Path | None = Field(
-        None, description="Where the ONNX export is cached (default: DATA_DIR/models)."
+        None,
+        description="Where the ONNX export of the embedding model is cached "
+        "(default: $XDG_CACHE_HOME/stackguide/models, else ~/.cache/stackguide/models).",
     )
     chroma_url: str | None = Field(
         None,
@@ -103,7 +106,10 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.model_cache_dir or self.data_dir / "models"
+        if self.model_cache_dir:
+            return self.model_cache_dir
+        cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return Path(cache) / "stackguide" / "models"
 
     @property
     def chroma_dir(self) -> Path:

@@ -39,6 +39,6 @@ def run_ablation(assistant: Assistant, cases: list[Case], k: int) -> list[RunRes
 
         baseline = QuickstartBaseline(base, assistant.embedder)
         runs.append(
-            run_cases(baseline.ask, cases, name="quickstart baseline (1000c, dense@4)", k=4)
+            run_cases(baseline.ask, cases, name="quickstart baseline (1000c, dense@4)", k=k)
         )
     return runs

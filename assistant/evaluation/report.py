@@ -12,6 +12,12 @@ SHOWN = ("pass_rate", "fact_recall", "citation_validity", "citation_support",
          "words_mean", "latency_p50_ms", "latency_p95_ms")  # fmt: skip
 
 
+SHORT = {"pass_rate": "pass", "fact_recall": "facts", "citation_validity": "cite ok",
+         "citation_support": "support", "refusal_precision": "ref P", "refusal_recall": "ref R",
+         "forbidden_rate": "forbid", "words_mean": "words", "latency_p50_ms": "p50 ms",
+         "latency_p95_ms": "p95 ms"}  # fmt: skip
+
+
 def _fmt(value: float | None, name: str) -> str:
     if value is None:
         return "–"
@@ -25,17 +31,19 @@ def _columns(k: int) -> list[str]:
 
 
 def print_tables(runs: list[RunResult], console=None) -> None:
+    import sys
+
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    console = console or Console(width=None if sys.stdout.isatty() else 160)
     k = runs[0].k
     cols = _columns(k)
     title = "Ablation" if len(runs) > 1 else f"Evaluation: {runs[0].name}"
     table = Table(title=title)
     table.add_column("run" if len(runs) > 1 else "category")
     for c in cols:
-        table.add_column(c, justify="right")
+        table.add_column(SHORT.get(c, c), justify="right")
     if len(runs) > 1:
         for run in runs:
             m = run.overall

@@ -1,0 +1,42 @@
+# One task runner for people and CI (.ci/run calls `make test`).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+QUESTION ?= Which framework should a Python ML team deploying to AWS Lambda pick?
+
+.PHONY: demo test install lint unit eval bench ablation clean
+
+demo: install  ## install, then answer a sample question on the embedded defaults
+	$(BIN)/stackguide ask "$(QUESTION)"
+
+test: install lint unit eval  ## install, then ruff + the whole test suite + the eval gate
+
+install: $(STAMP)
+
+# torch is installed first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=25"
+	$(BIN)/python -m pip install -q "torch==2.13.0"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: install
+	$(BIN)/pytest -q
+
+eval: install  ## the offline assistant against evals/thresholds.toml (own temp index)
+	STACKGUIDE_DATA_DIR=$$(mktemp -d) $(BIN)/stackguide eval
+
+ablation: install
+	$(BIN)/stackguide eval --ablation --report evals/reports/ablation.json
+
+bench: install
+	$(BIN)/python bench/query_latency.py
+
+clean:
+	rm -rf .stackguide evals/reports bench/results .pytest_cache .ruff_cache
