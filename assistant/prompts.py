@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
 from assistant.errors import ConfigError
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 @cache
@@ -24,4 +27,8 @@ class Prompts:
         return _read(self.folder / name)
 
     def render(self, name: str, **values: str) -> str:
-        return self.text(name).format(**values)
+        """Fill `{name}` placeholders; other braces (JSON examples) stay as written."""
+        missing = [k for k in _PLACEHOLDER.findall(self.text(name)) if k not in values]
+        if missing:
+            raise ConfigError(f"prompt {name} needs values for {sorted(set(missing))}")
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.text(name))

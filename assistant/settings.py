@@ -93,6 +93,16 @@ class Settings(BaseSettings):
         description="Grounding gate: relevance needed when the question names something "
         "the corpus never mentions (e.g. Rails, Kafka).",
     )
+    llm_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server); "
+        "falls back to OPENAI_BASE_URL. Used by the eval judge (and the LLM backend).",
+    )
+    llm_model: str | None = Field(None, description="Model name at that endpoint.")
+    llm_api_key: str | None = Field(
+        None, description="API key for that endpoint; falls back to OPENAI_API_KEY."
+    )
+    llm_timeout_s: float = Field(60.0, gt=0, description="Timeout of one LLM request.")
     backend: Literal["auto", "extractive"] = Field(
         "auto",
         description="Answer generator; `auto` picks the LLM when one is configured, else "
@@ -110,6 +120,12 @@ class Settings(BaseSettings):
             return self.model_cache_dir
         cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         return Path(cache) / "stackguide" / "models"
+
+    def llm_endpoint(self) -> tuple[str | None, str | None, str | None]:
+        """(base URL, model, key), with the OpenAI SDK's own variables as fallbacks."""
+        base = self.llm_base_url or os.environ.get("OPENAI_BASE_URL") or None
+        key = self.llm_api_key or os.environ.get("OPENAI_API_KEY") or None
+        return base, self.llm_model, key
 
     @property
     def chroma_dir(self) -> Path:

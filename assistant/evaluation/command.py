@@ -38,10 +38,16 @@ from assistant.settings import REPO_ROOT
     help="Compare retrievers, fusion and chunking (and a quickstart baseline).",
 )
 @click.option("--category", multiple=True, help="Only these categories.")
+@click.option(
+    "--judge/--no-judge",
+    default=None,
+    help="LLM judge (faithfulness, answer relevancy); default: on when an "
+    "OpenAI-compatible endpoint and STACKGUIDE_LLM_MODEL are configured.",
+)
 @click.pass_context
 def eval_command(ctx: click.Context, dataset: Path, backend: str | None, retriever: str | None,
                  k: int | None, report: Path, thresholds: Path, ablation: bool,
-                 category: tuple[str, ...]) -> None:  # fmt: skip
+                 category: tuple[str, ...], judge: bool | None) -> None:  # fmt: skip
     """Score answers against the expected ones in evals/cases."""
     from assistant.cli import _assistant, _fail
     from assistant.errors import StackGuideError
@@ -62,7 +68,12 @@ def eval_command(ctx: click.Context, dataset: Path, backend: str | None, retriev
             runs = run_ablation(assistant, cases, k=k)
         else:
             opts = {"backend": backend, "retriever": retriever, "k": k}
-            runs = [run_cases(assistant.ask, cases, name=backend or "default", **opts)]
+            judge_ = (
+                _judge(assistant) if judge or (judge is None and _configured(assistant)) else None
+            )
+            runs = [
+                run_cases(assistant.ask, cases, name=backend or "default", judge=judge_, **opts)
+            ]
     except StackGuideError as exc:
         raise _fail(exc) from exc
     misses = below_thresholds(runs[0].overall, load_thresholds(thresholds))
@@ -73,3 +84,14 @@ def eval_command(ctx: click.Context, dataset: Path, backend: str | None, retriev
         click.echo(f"below threshold: {miss}", err=True)
     if misses:
         ctx.exit(1)
+
+
+def _configured(assistant) -> bool:
+    base, model, key = assistant.settings.llm_endpoint()
+    return bool(model and (base or key))
+
+
+def _judge(assistant):
+    from assistant.evaluation.judge import Judge
+
+    return Judge(assistant.settings, assistant.prompts, assistant.embedder)

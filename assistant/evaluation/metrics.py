@@ -65,6 +65,9 @@ class CaseResult:
     retrieved_sections: list[str] = field(default_factory=list)
     words: int = 0
     latency_ms: float = 0.0
+    faithfulness: float | None = None  # LLM judge, when configured
+    answer_relevancy: float | None = None
+    judge_error: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -131,6 +134,8 @@ def aggregate(results: list[CaseResult], k: int) -> dict[str, float | None]:
     latencies = sorted(r.latency_ms for r in ok)
     with_forbidden = [r for r in ok if r.case.forbidden]
     answered = [r for r in ok if not r.answer.refused]
+    judged_f = [r.faithfulness for r in ok if r.faithfulness is not None]
+    judged_r = [r.answer_relevancy for r in ok if r.answer_relevancy is not None]
     return {
         "cases": len(results),
         "errors": len(results) - len(ok),
@@ -152,4 +157,6 @@ def aggregate(results: list[CaseResult], k: int) -> dict[str, float | None]:
         "latency_p50_ms": statistics.median(latencies) if latencies else None,
         "latency_p95_ms": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
         if latencies else None,
+        "judge_faithfulness": _ratio(sum(judged_f), len(judged_f)),
+        "judge_relevancy": _ratio(sum(judged_r), len(judged_r)),
     }  # fmt: skip

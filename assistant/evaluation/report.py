@@ -15,7 +15,9 @@ SHOWN = ("pass_rate", "fact_recall", "citation_validity", "citation_support",
 SHORT = {"pass_rate": "pass", "fact_recall": "facts", "citation_validity": "cite ok",
          "citation_support": "support", "refusal_precision": "ref P", "refusal_recall": "ref R",
          "forbidden_rate": "forbid", "words_mean": "words", "latency_p50_ms": "p50 ms",
-         "latency_p95_ms": "p95 ms"}  # fmt: skip
+         "latency_p95_ms": "p95 ms", "judge_faithfulness": "faithful",
+         "judge_relevancy": "relevancy"}  # fmt: skip
+JUDGED = ("judge_faithfulness", "judge_relevancy")
 
 
 def _fmt(value: float | None, name: str) -> str:
@@ -26,8 +28,10 @@ def _fmt(value: float | None, name: str) -> str:
     return f"{value:.3f}"
 
 
-def _columns(k: int) -> list[str]:
-    return [c.format(k=k) for c in SHOWN]
+def _columns(runs: list[RunResult]) -> list[str]:
+    cols = [c.format(k=runs[0].k) for c in SHOWN]
+    judged = any(run.overall.get(j) is not None for run in runs for j in JUDGED)
+    return cols + list(JUDGED) if judged else cols
 
 
 def print_tables(runs: list[RunResult], console=None) -> None:
@@ -37,8 +41,7 @@ def print_tables(runs: list[RunResult], console=None) -> None:
     from rich.table import Table
 
     console = console or Console(width=None if sys.stdout.isatty() else 160)
-    k = runs[0].k
-    cols = _columns(k)
+    cols = _columns(runs)
     title = "Ablation" if len(runs) > 1 else f"Evaluation: {runs[0].name}"
     table = Table(title=title)
     table.add_column("run" if len(runs) > 1 else "category")
@@ -70,6 +73,8 @@ def to_json(runs: list[RunResult]) -> dict:
                     "missing_facts": r.missing_facts, "missing_sections": r.missing_sections,
                     "forbidden_found": r.forbidden_found, "refusal_ok": r.refusal_ok,
                     "citations_valid": r.citations_valid,
+                    "faithfulness": r.faithfulness, "answer_relevancy": r.answer_relevancy,
+                    "judge_error": r.judge_error,
                     "answer": r.answer.to_dict() if r.answer else None,
                 }
                 for r in run.results
@@ -79,8 +84,7 @@ def to_json(runs: list[RunResult]) -> dict:
 
 
 def to_markdown(runs: list[RunResult], misses: list[str]) -> str:
-    k = runs[0].k
-    cols = _columns(k)
+    cols = _columns(runs)
     lines = ["# StackGuide evaluation", ""]
     lines += ["| run | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for run in runs:

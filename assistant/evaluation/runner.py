@@ -9,6 +9,7 @@ from pathlib import Path
 
 from assistant.errors import StackGuideError
 from assistant.evaluation.cases import Case
+from assistant.evaluation.judge import Judge
 from assistant.evaluation.metrics import CaseResult, aggregate, score_case
 
 
@@ -30,7 +31,13 @@ class RunResult:
 
 
 def run_cases(
-    ask: Callable, cases: list[Case], *, name: str, k: int, **options: object
+    ask: Callable,
+    cases: list[Case],
+    *,
+    name: str,
+    k: int,
+    judge: Judge | None = None,
+    **options: object,
 ) -> RunResult:
     results = []
     for case in cases:
@@ -39,7 +46,16 @@ def run_cases(
         except StackGuideError as exc:
             results.append(CaseResult(case=case, answer=None, error=str(exc)))
             continue
-        results.append(score_case(case, answer))
+        result = score_case(case, answer)
+        if judge is not None:
+            try:
+                scores = judge.score(answer)
+                result.faithfulness, result.answer_relevancy = (
+                    scores.faithfulness, scores.answer_relevancy,
+                )  # fmt: skip
+            except (StackGuideError, ValueError) as exc:  # a judge failure is not a case failure
+                result.judge_error = str(exc)
+        results.append(result)
     return RunResult(name, results, k)
 
 
