@@ -24,6 +24,7 @@ class ChunkRecord:
     unit_vecs: np.ndarray | None = None
     preview: bool = False
     digest: str = ""
+    origin: str = ""  # absolute path of the file: what incremental ingest keys on
 
     def to_metadata(self) -> dict[str, Any]:
         vecs = self.unit_vecs if self.unit_vecs is not None else np.zeros((0, 0))
@@ -34,6 +35,7 @@ class ChunkRecord:
             "order": self.order,
             "preview": self.preview,
             "digest": self.digest,
+            "origin": self.origin,
             "units": json.dumps(self.units, ensure_ascii=False),
             # float16 is plenty for ranking sentences and halves the metadata size
             "unit_vecs": base64.b64encode(vecs.astype(np.float16).tobytes()).decode(),
@@ -58,6 +60,7 @@ class ChunkRecord:
             unit_vecs=vecs,
             preview=bool(meta.get("preview", False)),
             digest=str(meta.get("digest", "")),
+            origin=str(meta.get("origin", "")),
         )
 
 

@@ -29,6 +29,7 @@ class Chunk:
     units: list[dict] = field(default_factory=list)  # {"text": display, "raw": as written}
     preview: bool = False  # announces content the corpus lacks: never evidence
     digest: str = ""  # hash of the whole source file
+    origin: str = ""  # absolute path of the source file
 
     @property
     def embed_text(self) -> str:
@@ -90,7 +91,7 @@ def chunk_document(doc: SourceDocument, max_chars: int, prompts_dir: Path) -> li
         for n, group in enumerate(_pack(units, max_chars)):
             text = "\n".join(u.raw for u in group)
             digest = hashlib.sha256(
-                "\x1f".join([doc.source, section, str(n), text]).encode()
+                "\x1f".join([doc.origin or doc.source, section, str(n), text]).encode()
             ).hexdigest()[:24]
             chunks.append(
                 Chunk(
@@ -102,6 +103,7 @@ def chunk_document(doc: SourceDocument, max_chars: int, prompts_dir: Path) -> li
                     order=len(chunks),
                     units=[{"text": _display(u, label, kind), "raw": u.raw} for u in group],
                     preview=is_preview,
+                    origin=doc.origin,
                 )
             )
     return chunks

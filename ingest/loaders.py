@@ -21,11 +21,12 @@ SUPPORTED = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf"}
 
 @dataclass
 class SourceDocument:
-    source: str  # path as given, relative where possible: what citations show
+    source: str  # the name citations show ('corpus/x.md')
     title: str
     text: str  # Markdown body (front matter removed)
     meta: dict = field(default_factory=dict)
     digest: str = ""  # hash of the raw bytes: unchanged files do no work
+    origin: str = ""  # absolute path: identifies the file across runs
 
 
 def load(path: Path, source: str) -> SourceDocument:
@@ -51,7 +52,10 @@ def load(path: Path, source: str) -> SourceDocument:
     if not text.strip():
         raise IngestError(source, "no text could be extracted")
     title = str(meta.get("title") or title or _first_heading(text) or path.stem)
-    return SourceDocument(source=source, title=title.strip(), text=text, meta=meta, digest=digest)
+    return SourceDocument(
+        source=source, title=title.strip(), text=text, meta=meta, digest=digest,
+        origin=str(path.absolute()),
+    )  # fmt: skip
 
 
 def _decode(raw: bytes, source: str) -> str:

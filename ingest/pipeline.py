@@ -9,6 +9,7 @@ index, then the generation marker; an ingest killed anywhere is finished by the 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from ingest.loaders import SUPPORTED, load
 log = logging.getLogger(__name__)
 BATCH_CHUNKS = 64
 # Bump when what is stored per chunk changes: an index of another format is re-embedded.
-INDEX_FORMAT = "2"
+INDEX_FORMAT = "3"
 
 
 @dataclass
@@ -58,26 +59,27 @@ def discover(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[str], 
     """Files to ingest with their source names, unsupported files, and the scopes.
 
     A source is named relative to its root's parent ('corpus/x.md'), whatever the working
-    directory; a scope is the prefix under which a vanished source counts as deleted.
+    directory. Files are known by absolute path, and a scope is an absolute root under
+    which a file that vanished counts as deleted (two roots both named `html/` can't mix).
     """
     files: list[tuple[Path, str]] = []
     skipped: list[str] = []
     scopes: list[str] = []
     for root in paths:
-        root = Path(root)
+        root = Path(root).absolute()
         if not root.exists():
             raise IngestError(str(root), "no such file or directory")
-        base = root.resolve().parent
+        base = root.parent
         if root.is_file():
-            candidates = [root.resolve()]
-            scopes.append(root.resolve().relative_to(base).as_posix())
+            candidates = [root]
+            scopes.append(str(root))
         else:
             candidates = sorted(
                 p
-                for p in root.resolve().rglob("*")
+                for p in root.rglob("*")
                 if p.is_file() and not any(s.startswith(".") for s in p.relative_to(base).parts)
             )
-            scopes.append(root.resolve().relative_to(base).as_posix() + "/")
+            scopes.append(str(root) + os.sep)
         for p in candidates:
             source = p.relative_to(base).as_posix()
             (files.append((p, source)) if p.suffix.lower() in SUPPORTED else skipped.append(source))
@@ -104,7 +106,7 @@ def run_ingest(
     files, report.skipped, scopes = discover(paths)
     report.files = len(files)
     store = store or open_store(settings)
-    existing = store.ids_by_source()
+    existing = store.ids_by("origin")
     if existing and store.state().get("format") != INDEX_FORMAT:
         log.warning("index format changed: re-embedding everything")
         store.delete(sorted(i for ids in existing.values() for i in ids))
@@ -112,25 +114,25 @@ def run_ingest(
 
     plan: list[tuple[Chunk, bool]] = []  # chunk to embed, and whether its file is known
     stale: set[str] = set()
-    seen_sources: set[str] = set()
+    seen: set[str] = set()
     for path, source in files:
-        seen_sources.add(source)
+        seen.add(str(path))
         try:
             doc = load(path, source)
             chunks = chunk_document(doc, settings.chunk_max_chars, settings.prompts_dir)
         except IngestError as exc:
             report.failed.append((exc.path, exc.reason))
             continue  # keep whatever the store had for it: a bad edit loses nothing
-        have = existing.get(source, set())
+        have = existing.get(doc.origin, set())
         want = {c.id for c in chunks}
         for c in chunks:
             c.digest = doc.digest
         plan += [(c, bool(have)) for c in chunks if c.id not in have]
         stale |= have - want
         report.unchanged += len(want & have)
-    for source, ids in existing.items():
-        in_scope = any(source == s or (s.endswith("/") and source.startswith(s)) for s in scopes)
-        if in_scope and source not in seen_sources:
+    for origin, ids in existing.items():
+        in_scope = any(origin == s or (s.endswith(os.sep) and origin.startswith(s)) for s in scopes)
+        if in_scope and origin not in seen:
             stale |= ids
 
     if plan:
@@ -205,6 +207,7 @@ def _embed(batch: list[tuple[Chunk, bool]], embedder) -> tuple[list[ChunkRecord]
                 unit_vecs=unit_vecs[offset : offset + n],
                 preview=c.preview,
                 digest=c.digest,
+                origin=c.origin,
             )
         )
         offset += n

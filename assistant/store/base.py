@@ -27,8 +27,11 @@ class VectorStore(ABC):
         """The k nearest answer units: (chunk id, unit index, cosine)."""
 
     @abstractmethod
+    def ids_by(self, field: str) -> dict[str, set[str]]:
+        """Every stored chunk id, grouped by a metadata field ('origin', 'source')."""
+
     def ids_by_source(self) -> dict[str, set[str]]:
-        """Every stored chunk id, grouped by source file."""
+        return self.ids_by("source")
 
     @abstractmethod
     def query(self, vector: np.ndarray, k: int) -> list[tuple[ChunkRecord, float]]:

@@ -112,13 +112,13 @@ class ChromaStore(VectorStore):
             for m, d in zip(res["metadatas"][0], res["distances"][0], strict=True)
         ]
 
-    def ids_by_source(self) -> dict[str, set[str]]:
+    def ids_by(self, field: str) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
         total = self.collection.count()
         for offset in range(0, total, 5000):
             got = self.collection.get(include=["metadatas"], limit=5000, offset=offset)
             for id_, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                out.setdefault(str((meta or {}).get("source", "")), set()).add(id_)
+                out.setdefault(str((meta or {}).get(field, "")), set()).add(id_)
         return out
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[ChunkRecord, float]]:
