@@ -42,7 +42,11 @@ class LexicalIndex:
         self.df = df  # document frequency of each stemmed term
         self.subjects = subjects  # terms that name things: headings, "Chi — …" leads
         self.n_docs = max(len(ids), 1)
-        self._vocab = sorted(t for t in df if len(t) >= 4 and not t.isdigit())
+        # Spelling candidates by first letter: difflib over a 100k-term vocabulary is slow.
+        self._vocab: dict[str, list[str]] = {}
+        for t in sorted(df):
+            if len(t) >= 4 and not t.isdigit():
+                self._vocab.setdefault(t[0], []).append(t)
 
     # -- building and persistence -------------------------------------------------------
     @classmethod
@@ -112,7 +116,8 @@ class LexicalIndex:
         """Map a misspelt query term onto the corpus vocabulary ('fastfy' → 'fastify')."""
         if term in self.df or len(term) < 4 or term.isdigit():
             return term
-        close = difflib.get_close_matches(term, self._vocab, n=1, cutoff=0.8)
+        candidates = [t for t in self._vocab.get(term[0], []) if abs(len(t) - len(term)) <= 2]
+        close = difflib.get_close_matches(term, candidates, n=1, cutoff=0.8)
         return close[0] if close else term
 
     def query_terms(self, text: str) -> list[str]:
