@@ -64,10 +64,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
     """Ingest PATHS (files or folders; default: the bundled corpus/)."""
     assistant = _assistant(ctx)
     if rebuild:
-        from ingest.pipeline import reset_index
-
-        reset_index(assistant.settings)
-        assistant._store = None  # reopen: the collection is gone
+        assistant.reset_index()
     try:
         with _progress() as progress:
             report = assistant.ingest(list(paths) or None, progress=progress)

@@ -65,6 +65,14 @@ class Assistant:
         self._lexical = None  # reload: the index changed
         return report
 
+    def reset_index(self) -> None:
+        """Drop everything ingested (for `ingest --rebuild`)."""
+        from ingest.pipeline import reset_index
+
+        reset_index(self.settings)
+        self._store = None  # the collections are gone: reopen them
+        self._lexical = None
+
     def ready(self) -> LexicalIndex:
         """Load the index, ingesting the bundled corpus first if nothing was ingested."""
         with self._lock:
