@@ -80,6 +80,7 @@ def chunk_document(doc: SourceDocument, max_chars: int, prompts_dir: Path) -> li
     generic = generic_headings(prompts_dir)
     preview = {str(s).strip().lower() for s in doc.meta.get("preview_sections") or []}
     chunks: list[Chunk] = []
+    seen: dict[str, int] = {}
     for part in splitter.split_text(doc.text):
         path = [part.metadata[h] for h in ("h2", "h3") if part.metadata.get(h)]
         if not path and part.metadata.get("h1") and part.metadata["h1"] != doc.title:
@@ -90,9 +91,9 @@ def chunk_document(doc: SourceDocument, max_chars: int, prompts_dir: Path) -> li
         is_preview = any(p.lower() in preview for p in path)
         for n, group in enumerate(_pack(units, max_chars)):
             text = "\n".join(u.raw for u in group)
-            digest = hashlib.sha256(
-                "\x1f".join([doc.origin or doc.source, section, str(n), text]).encode()
-            ).hexdigest()[:24]
+            key = "\x1f".join([doc.origin or doc.source, section, str(n), text])
+            seen[key] = seen.get(key, -1) + 1  # the same section twice: keep ids distinct
+            digest = hashlib.sha256(f"{key}\x1f{seen[key]}".encode()).hexdigest()[:24]
             chunks.append(
                 Chunk(
                     id=digest,
