@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset means the "
         "embedded PersistentClient under DATA_DIR/chroma.",
     )
+    chroma_timeout_s: float = Field(
+        30.0, gt=0, description="Timeout of one request to a Chroma server."
+    )
     collection: str = Field("stackguide", description="Chroma collection name.")
     chunk_max_chars: int = Field(
         1000,

@@ -92,13 +92,12 @@ def _pdf(raw: bytes, source: str) -> str:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(raw))
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise IngestError(source, f"unreadable PDF ({exc})") from exc
+    except Exception as exc:  # pypdf raises many kinds on malformed files (loops, bad refs)
+        raise IngestError(source, f"unreadable PDF ({type(exc).__name__}: {exc})") from exc
     return "\n\n".join(p.strip() for p in pages if p.strip())
 
 

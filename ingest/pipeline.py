@@ -107,10 +107,15 @@ def run_ingest(
     report.files = len(files)
     store = store or open_store(settings)
     existing = store.ids_by("origin")
-    if existing and store.state().get("format") != INDEX_FORMAT:
+    state = store.state()
+    if existing and state.get("format") != INDEX_FORMAT:
         log.warning("index format changed: re-embedding everything")
         store.delete(sorted(i for ids in existing.values() for i in ids))
         existing = {}
+    # Mark the index as being written before touching it, clean again only at the end:
+    # a run that finds it unclean reconciles units and BM25 even if the ids look settled.
+    interrupted = state.get("clean") == "0"
+    store.set_state(format=INDEX_FORMAT, clean="0")
 
     plan: list[tuple[Chunk, bool]] = []  # chunk to embed, and whether its file is known
     stale: set[str] = set()
@@ -123,6 +128,10 @@ def run_ingest(
         except IngestError as exc:
             report.failed.append((exc.path, exc.reason))
             continue  # keep whatever the store had for it: a bad edit loses nothing
+        except Exception as exc:  # a loader bug must not cost the other files
+            log.exception("unexpected error reading %s", source)
+            report.failed.append((source, f"unexpected error: {type(exc).__name__}: {exc}"))
+            continue
         have = existing.get(doc.origin, set())
         want = {c.id for c in chunks}
         for c in chunks:
@@ -154,15 +163,15 @@ def run_ingest(
 
     ids = {i for group in existing.values() for i in group} - stale | {c.id for c, _ in plan}
     generation = generation_of(ids)
-    state = store.state()
     if (
-        generation != state.get("generation")
-        or state.get("format") != INDEX_FORMAT
+        interrupted
+        or generation != state.get("generation")
         or LexicalIndex.current_generation(settings.lexical_dir) != generation
     ):
         store.prune_units(ids)  # units an interrupted run wrote for chunks it never stored
         LexicalIndex.build(store.iter_records()).save(settings.lexical_dir, generation)
-        store.set_state(generation=generation, format=INDEX_FORMAT)
+        store.set_state(generation=generation)
+    store.set_state(clean="1")
     report.chunks_total = len(ids)
     report.seconds = time.perf_counter() - t0
     log.info("ingest: %s", report.summary())

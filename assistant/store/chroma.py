@@ -23,6 +23,27 @@ from assistant.store.base import VectorStore
 _STATE_PREFIX = "sg_"
 
 
+def _check_alive(url: str, timeout: float) -> None:
+    """A bounded heartbeat first: chromadb's own HTTP client waits forever by default."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/api/v2/heartbeat", timeout=timeout):
+            pass
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise BackendUnavailable(f"cannot reach the Chroma server at {url}: {exc}") from exc
+
+
+def _bound_requests(client, timeout: float) -> None:
+    """Give chromadb's httpx session a timeout (it has no setting for one)."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(timeout)
+
+
 class ChromaStore(VectorStore):
     def __init__(self, settings: Settings, *, create: bool = True) -> None:
         import os
@@ -34,6 +55,7 @@ class ChromaStore(VectorStore):
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if settings.chroma_url:
             url = urlparse(settings.chroma_url)
+            _check_alive(settings.chroma_url, min(5.0, settings.chroma_timeout_s))
             try:
                 self.client = chromadb.HttpClient(
                     host=url.hostname or "127.0.0.1",
@@ -41,6 +63,7 @@ class ChromaStore(VectorStore):
                     ssl=url.scheme == "https",
                     settings=chroma_settings,
                 )
+                _bound_requests(self.client, settings.chroma_timeout_s)
                 self.client.heartbeat()
             except Exception as exc:  # chromadb raises several kinds here
                 raise BackendUnavailable(
