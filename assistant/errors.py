@@ -30,3 +30,7 @@ class IngestError(StackGuideError):
 
 class BackendUnavailable(StackGuideError):
     """A backend (LLM endpoint, Chroma server) could not be reached."""
+
+
+class NotFound(StackGuideError):
+    """An id (conversation) that does not exist (HTTP 404)."""

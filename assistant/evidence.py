@@ -48,6 +48,8 @@ class ScoredUnit:
     vec: np.ndarray
     terms: set[str]
     subject: set[str]  # terms naming what the unit is about: its section and lead
+    heading: set[str]  # the part of `subject` that comes from its section's headings
+    heading: set[str]  # the part of `subject` that comes from its section's headings
     sem: float
     lex: float
     focus: float
@@ -108,6 +110,8 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
         for i, unit in enumerate(rec.units):
             terms = set(tokenize(unit["text"])) | section_terms
             subject = subject_terms(rec.section, unit["text"])
+            heading = subject_terms(rec.section)
+            heading = subject_terms(rec.section)
             lex = _share(query.terms, terms, lexical)
             focus = (
                 _share(query.focus, terms, lexical, known_only=True)
@@ -126,6 +130,7 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
                     rec.unit_vecs[i],
                     terms,
                     subject,
+                    heading,
                     sem,
                     lex,
                     focus,

@@ -104,6 +104,7 @@ class Answer:
     related_sections: list[str] = field(default_factory=list)  # closest sections on refusal
     standalone_question: str | None = None  # the follow-up rewritten for retrieval
     trace: dict[str, Any] | None = None  # retrieval and gate details, when asked for
+    conversation_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -33,6 +33,7 @@ class Assistant:
         self._store = store
         self._embedder = embedder
         self._lexical: LexicalIndex | None = None
+        self._conversations = None
         self._lock = threading.Lock()
 
     # -- lazily opened backends -------------------------------------------------------------
@@ -64,6 +65,28 @@ class Assistant:
         )
         self._lexical = None  # reload: the index changed
         return report
+
+    @property
+    def conversations(self):
+        if self._conversations is None:
+            from assistant.conversations import ConversationStore
+
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self._conversations = ConversationStore(self.settings.database)
+        return self._conversations
+
+    def chat(self, question: str, conversation_id: str | None = None, **options: object) -> Answer:
+        """Answer within a stored conversation (a new one when no id is given)."""
+        store = self.conversations
+        if conversation_id is None:
+            conversation_id = store.create()
+            history: list[Turn] = []
+        else:
+            history = store.get(conversation_id).history()
+        answer = self.ask(question, history, **options)
+        store.append(conversation_id, answer.question, answer)
+        answer.conversation_id = conversation_id
+        return answer
 
     def reset_index(self) -> None:
         """Drop everything ingested (for `ingest --rebuild`)."""

@@ -112,6 +112,43 @@ class Settings(BaseSettings):
         "`extractive` (offline, composed from the corpus' own sentences).",
     )
 
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL for conversations and feedback (e.g. "
+        "postgresql+psycopg://user:pw@127.0.0.1/stackguide); default SQLite in DATA_DIR.",
+    )
+    api_keys: list[str] = Field(
+        default_factory=list,
+        description="HTTP API keys (comma-separated); when set, every /v1 route needs "
+        "`Authorization: Bearer KEY` or `X-API-Key: KEY`.",
+    )
+    rate_limit_per_minute: int = Field(
+        0, ge=0, description="Requests per minute per API key (or client address); 0 is off."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed by CORS (comma-separated); off when empty.",
+    )
+    max_body_bytes: int = Field(65536, ge=1024, description="Larger request bodies get 413.")
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP endpoint for OpenTelemetry traces (optional extra `otel`)."
+    )
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [x.strip() for x in v.split(",") if x.strip()]
+        return v
+
+    @field_validator("api_keys")
+    @classmethod
+    def _no_placeholder_keys(cls, v: list[str]) -> list[str]:
+        weak = [k for k in v if len(k) < 16 or k.lower() in {"changeme", "changethis", "secret"}]
+        if weak:
+            raise ValueError("API keys must be at least 16 characters and not placeholders")
+        return v
+
     @field_validator("chroma_url")
     @classmethod
     def _blank_is_none(cls, v: str | None) -> str | None:
@@ -129,6 +166,10 @@ class Settings(BaseSettings):
         base = self.llm_base_url or os.environ.get("OPENAI_BASE_URL") or None
         key = self.llm_api_key or os.environ.get("OPENAI_API_KEY") or None
         return base, self.llm_model, key
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'stackguide.db').absolute()}"
 
     @property
     def chroma_dir(self) -> Path:

@@ -39,10 +39,14 @@ class ExtractiveGenerator(Generator):
 
         # 1. Everything the question names (Fastify, NestJS, Bun…) gets its best unit; when
         #    it names several, they take turns so a comparison hears from both sides.
-        lex = evidence.lexical
-        named = [t for t in evidence.query.focus if t in lex.subjects]
+        lex, wants = evidence.lexical, evidence.query.wants
+        # The kind of thing asked for ("Which ORM…") is not one of the things compared.
+        named = [t for t in evidence.query.focus if t in lex.subjects and t not in wants]
         if len(named) < 2:
-            named += [t for t in evidence.query.terms if t in lex.subjects and t not in named]
+            named += [
+                t for t in evidence.query.terms
+                if t in lex.subjects and t not in named and t not in wants
+            ]  # fmt: skip
         named = list(dict.fromkeys(named))
         rounds = 2 if len(named) >= 2 else 1
         for _ in range(rounds):
@@ -51,13 +55,10 @@ class ExtractiveGenerator(Generator):
                     break
                 if rounds == 1 and any(term in c.subject for c in chosen):
                     continue
-                cover = next(
-                    (
-                        u
-                        for u in units
-                        if term in u.subject and u not in chosen and not redundant(u)
-                    ),
-                    None,
+                # A unit from the thing's own section beats one that merely leads with it.
+                fits = [u for u in units if u not in chosen and not redundant(u)]
+                cover = next((u for u in fits if term in u.heading), None) or next(
+                    (u for u in fits if term in u.subject), None
                 )
                 if cover and cover.score >= COVER_FLOOR * best:
                     chosen.append(cover)
@@ -71,14 +72,15 @@ class ExtractiveGenerator(Generator):
 
     def generate(self, evidence: Evidence) -> Draft:
         chosen = self.select(evidence)
-        # Group by section, sections in order of their best unit, units in text order.
+        # Group by section, sections in order of their best unit; in a section the best
+        # unit leads (it answers the question) and the rest keep the text's order.
         groups: dict[str, list[ScoredUnit]] = {}
         for u in chosen:
             groups.setdefault(u.hit.chunk.id, []).append(u)
         citations: list[Citation] = []
         lines: list[str] = []
         for n, group in enumerate(groups.values(), start=1):
-            group.sort(key=lambda u: u.index)
+            group[1:] = sorted(group[1:], key=lambda u: u.index)
             rec = group[0].hit.chunk
             snippet = " … ".join(u.raw for u in group)
             if len(snippet) > SNIPPET_CHARS:

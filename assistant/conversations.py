@@ -1,0 +1,187 @@
+"""Conversations kept through SQLAlchemy: SQLite in the data directory by default,
+PostgreSQL (or any SQLAlchemy URL) when STACKGUIDE_DATABASE_URL says so."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    select,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from assistant.errors import BackendUnavailable, NotFound
+from assistant.models import Answer, Turn
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class TurnRow(Base):
+    __tablename__ = "turns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    # the follow-up as understood (user turns) or the whole answer object (assistant turns)
+    standalone: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answer: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[dict] = mapped_column(JSON)
+    vote: Mapped[str] = mapped_column(String(8))  # "up" | "down"
+    user: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(32))  # where the vote came from (slack, web)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+@dataclass
+class Conversation:
+    id: str
+    created_at: datetime
+    turns: list[dict] = field(default_factory=list)
+
+    def history(self) -> list[Turn]:
+        """Turns as the assistant needs them: user turns in their standalone form."""
+        return [Turn(t["role"], t.get("standalone") or t["content"]) for t in self.turns]
+
+
+class ConversationStore:
+    def __init__(self, url: str) -> None:
+        kwargs: dict = {"pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        try:
+            self.engine = create_engine(url, **kwargs)
+            Base.metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise BackendUnavailable(f"cannot open the database {_safe(url)}: {exc}") from exc
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create(self) -> str:
+        cid = uuid.uuid4().hex
+        with self._tx() as s:
+            s.add(ConversationRow(id=cid))
+        return cid
+
+    def get(self, cid: str) -> Conversation:
+        with self._tx() as s:
+            row = s.get(ConversationRow, cid)
+            if row is None:
+                raise NotFound(f"no conversation {cid!r}")
+            turns = s.scalars(
+                select(TurnRow).where(TurnRow.conversation_id == cid).order_by(TurnRow.id)
+            ).all()
+            return Conversation(
+                id=row.id,
+                created_at=row.created_at,
+                turns=[
+                    {"role": t.role, "content": t.content, "standalone": t.standalone,
+                     "answer": t.answer, "created_at": t.created_at.isoformat()}
+                    for t in turns
+                ],
+            )  # fmt: skip
+
+    def append(self, cid: str, question: str, answer: Answer) -> None:
+        data = json.loads(json.dumps(answer.to_dict(), default=str))
+        with self._tx() as s:
+            if s.get(ConversationRow, cid) is None:
+                raise NotFound(f"no conversation {cid!r}")
+            s.add(
+                TurnRow(
+                    conversation_id=cid,
+                    role="user",
+                    content=question,
+                    standalone=answer.standalone_question,
+                )
+            )
+            s.add(TurnRow(conversation_id=cid, role="assistant", content=answer.answer,
+                          answer=data))  # fmt: skip
+
+    def delete(self, cid: str) -> None:
+        with self._tx() as s:
+            if s.get(ConversationRow, cid) is None:
+                raise NotFound(f"no conversation {cid!r}")
+            s.execute(delete(TurnRow).where(TurnRow.conversation_id == cid))
+            s.execute(delete(ConversationRow).where(ConversationRow.id == cid))
+
+    def add_feedback(self, question: str, answer: dict, vote: str, user: str, source: str) -> None:
+        with self._tx() as s:
+            s.add(FeedbackRow(question=question, answer=answer, vote=vote, user=user,
+                              source=source))  # fmt: skip
+
+    def feedback(self) -> list[dict]:
+        with self._tx() as s:
+            rows = s.scalars(select(FeedbackRow).order_by(FeedbackRow.id)).all()
+            return [
+                {"question": r.question, "answer": r.answer, "vote": r.vote, "user": r.user,
+                 "source": r.source, "created_at": r.created_at.isoformat()}
+                for r in rows
+            ]  # fmt: skip
+
+    def _tx(self):
+        return _Transaction(self.session)
+
+
+class _Transaction:
+    """A session that commits on success, rolls back on error, and turns database
+    failures into BackendUnavailable (a clear 503, never a stack trace)."""
+
+    def __init__(self, factory: sessionmaker) -> None:
+        self.s = factory()
+
+    def __enter__(self):
+        return self.s
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.s.commit()
+            else:
+                self.s.rollback()
+        except SQLAlchemyError as err:
+            raise BackendUnavailable(f"database error: {err}") from err
+        finally:
+            self.s.close()
+        if isinstance(exc, SQLAlchemyError):
+            raise BackendUnavailable(f"database error: {exc}") from exc
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database url>"
