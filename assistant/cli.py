@@ -203,6 +203,43 @@ def chat(ctx: click.Context) -> None:
         history += [Turn("user", asked), Turn("assistant", answer.answer)]
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, type=int, show_default=True)
+@click.option(
+    "--workers",
+    default=1,
+    type=int,
+    show_default=True,
+    help="Worker processes; they share the index read-only (ingest beforehand, "
+    "or use STACKGUIDE_CHROMA_URL to ingest while serving).",
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API, the OpenAI-compatible surface and the web chat page."""
+    import os
+
+    import uvicorn
+
+    from assistant.server.logging import configure_json_logging
+
+    assistant = _assistant(ctx)
+    try:
+        assistant.ready()  # ingest (if needed) once, before any worker starts
+    except StackGuideError as exc:
+        raise _fail(exc) from exc
+    configure_json_logging()
+    if workers == 1:
+        from assistant.server.app import create_app
+
+        uvicorn.run(create_app(assistant=assistant), host=host, port=port, log_config=None)
+        return
+    # Workers build their own app from the environment: pass --data-dir on through it.
+    os.environ["STACKGUIDE_DATA_DIR"] = str(assistant.settings.data_dir.absolute())
+    uvicorn.run("assistant.server.app:app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_config=None)  # fmt: skip
+
+
 def main() -> None:
     cli(prog_name="stackguide")
 

@@ -7,9 +7,12 @@ retrieve → score evidence units → grounding gate → generate (or refuse) �
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from typing import Any
 
 from assistant.conversation import Rewrite, rewrite
 from assistant.errors import ConfigError, IndexNotReady, InvalidQuestion
@@ -87,6 +90,20 @@ class Assistant:
         store.append(conversation_id, answer.question, answer)
         answer.conversation_id = conversation_id
         return answer
+
+    def stream(
+        self, question: str, conversation_id: str | None = None, **options: object
+    ) -> Iterator[tuple[str, Any]]:
+        """Events for streaming edges: ("citations", [...]), ("delta", text)…, ("done", {...}).
+
+        The extractive answer exists whole before the first event; it is sent in pieces so
+        every edge streams the same way the LLM backend will.
+        """
+        answer = self.chat(question, conversation_id, **options)
+        yield "citations", [asdict(c) for c in answer.citations]
+        for piece in re.findall(r"\S+\s*|\s+", answer.answer):
+            yield "delta", piece
+        yield "done", answer.to_dict()
 
     def reset_index(self) -> None:
         """Drop everything ingested (for `ingest --rebuild`)."""

@@ -1,0 +1,96 @@
+"""`create_app(settings)`: the FastAPI app, built from its dependencies so tests can too."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from assistant.errors import (
+    BackendUnavailable,
+    ConfigError,
+    IndexNotReady,
+    InvalidQuestion,
+    NotFound,
+    StackGuideError,
+)
+from assistant.server import routes_ask, routes_openai, routes_ops
+from assistant.server.metrics import Metrics
+from assistant.server.middleware import BodyLimit, RateLimiter, RequestContext
+from assistant.service import Assistant
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+STATUS = {InvalidQuestion: 422, NotFound: 404, IndexNotReady: 503, BackendUnavailable: 503}
+
+
+def _error(status: int, kind: str, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"type": kind, "message": message}}, status_code=status, headers=headers
+    )
+
+
+def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
+    settings = settings or (assistant.settings if assistant else Settings())
+    app = FastAPI(
+        title="StackGuide",
+        version="0.1.0",
+        description="Cited answers to backend stack questions, from the corpus only.",
+    )
+    app.state.settings = settings
+    app.state.assistant = assistant or Assistant(settings)
+    app.state.metrics = Metrics()
+    limit = settings.rate_limit_per_minute
+    app.state.rate_limiter = RateLimiter(limit) if limit else None
+
+    app.include_router(routes_ask.router)
+    app.include_router(routes_openai.router)
+    app.include_router(routes_ops.router)
+
+    @app.exception_handler(StackGuideError)
+    async def _stackguide_error(request: Request, exc: StackGuideError) -> JSONResponse:
+        status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 500)
+        if status >= 500:
+            request.app.state.metrics.errors.labels(kind=type(exc).__name__).inc()
+            if isinstance(exc, ConfigError):
+                log.error("configuration error: %s", exc)
+        return _error(status, type(exc).__name__, str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, "http_error", str(exc.detail), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        return _error(422, "invalid_request", problems)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        request.app.state.metrics.errors.labels(kind="internal").inc()
+        return _error(500, "internal", "internal error; see the server log")
+
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST",
+            "DELETE"], allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )  # fmt: skip
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext, metrics=app.state.metrics)
+    if settings.otlp_endpoint:
+        from assistant.server.tracing import instrument
+
+        instrument(app, settings.otlp_endpoint)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For `uvicorn --factory` (several workers): settings from the environment."""
+    return create_app(Settings())

@@ -1,0 +1,182 @@
+"""Request id, access log and metrics; request body limit; API keys; rate limiting."""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import threading
+import time
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant.server.logging import request_id
+
+log = logging.getLogger("stackguide.http")
+
+
+class RequestContext:
+    """Pure ASGI (streams pass through untouched): request id, log line, metrics."""
+
+    def __init__(self, app: ASGIApp, metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        token = request_id.set(rid)
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            took = time.perf_counter() - start
+            self.metrics.requests.labels(route=path, status=str(status)).inc()
+            self.metrics.latency.labels(route=path).observe(took)
+            log.info(
+                "%s %s %s", scope["method"], scope["path"], status,
+                extra={"method": scope["method"], "path": scope["path"], "status": status,
+                       "duration_ms": round(took * 1000, 2),
+                       "client": (scope.get("client") or ["-"])[0]},
+            )  # fmt: skip
+            request_id.reset(token)
+
+
+class BodyLimit:
+    """413 for bodies over the limit, whether or not Content-Length says so."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await _too_large(send, self.max_bytes)
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _BodyTooLarge:
+            await _too_large(send, self.max_bytes)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = b'{"error":{"type":"body_too_large","message":"request body over %d bytes"}}' % limit
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
+# -- dependencies for the /v1 routes -----------------------------------------------------------
+
+
+def _presented_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def client_identity(request: Request) -> str:
+    """Who a request counts against: its API key when keys are on, else its address."""
+    settings = request.app.state.settings
+    key = _presented_key(request)
+    if settings.api_keys and key:
+        return "key:" + key[:8]
+    return "ip:" + (request.client.host if request.client else "-")
+
+
+def require_api_key(request: Request) -> None:
+    keys = request.app.state.settings.api_keys
+    if not keys:
+        return
+    key = _presented_key(request) or ""
+    if not any(secrets.compare_digest(key.encode(), k.encode()) for k in keys):
+        raise HTTPException(
+            status_code=401,
+            detail="missing or invalid API key (Authorization: Bearer KEY, or X-API-Key)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+class RateLimiter:
+    """A token bucket per client: `per_minute` requests, refilled continuously.
+
+    In memory, per worker process: with N workers the effective limit is N × per_minute.
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.lock = threading.Lock()
+
+    def take(self, who: str) -> float:
+        """0 when allowed, else seconds until a request would be."""
+        now = time.monotonic()
+        with self.lock:
+            tokens, last = self.buckets.get(who, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self.buckets[who] = (tokens - 1, now)
+                return 0.0
+            self.buckets[who] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+def rate_limit(request: Request) -> None:
+    limiter: RateLimiter | None = request.app.state.rate_limiter
+    if limiter is None:
+        return
+    wait = limiter.take(client_identity(request))
+    if wait > 0:
+        raise HTTPException(
+            status_code=429,
+            detail="rate limit exceeded; retry later",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+
+
+def require_json(request: Request) -> None:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise HTTPException(415, detail="send the body as application/json")
+
+
+Guarded = [Depends(require_api_key), Depends(rate_limit)]
+JsonBody = Annotated[None, Depends(require_json)]

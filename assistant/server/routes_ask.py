@@ -1,0 +1,86 @@
+"""/v1/ask, /v1/ask/stream and /v1/conversations: translation only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Response
+from fastapi.responses import StreamingResponse
+
+from assistant.errors import StackGuideError
+from assistant.server.deps import AssistantDep, MetricsDep
+from assistant.server.middleware import Guarded, JsonBody
+from assistant.server.schemas import AnswerOut, AskRequest, ConversationOut, ErrorOut
+from assistant.server.sse import event
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1", dependencies=Guarded, tags=["ask"])
+ERRORS = {
+    401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 413: {"model": ErrorOut},
+    415: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut},
+    503: {"model": ErrorOut},
+}  # fmt: skip
+
+
+def _public(answer) -> dict:
+    data = answer.to_dict()
+    data.pop("trace", None)
+    return data
+
+
+@router.post("/ask", response_model=AnswerOut, responses=ERRORS)
+def ask(body: AskRequest, assistant: AssistantDep, metrics: MetricsDep, _: JsonBody) -> dict:
+    """Answer a question (in a conversation when `conversation_id` is given)."""
+    answer = assistant.chat(body.question, body.conversation_id, backend=body.backend)
+    metrics.observe_answer(answer.timings_ms, answer.refused)
+    return _public(answer)
+
+
+@router.post(
+    "/ask/stream",
+    responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}},
+    response_class=StreamingResponse,
+)
+def ask_stream(
+    body: AskRequest, assistant: AssistantDep, metrics: MetricsDep, _: JsonBody
+) -> StreamingResponse:
+    """Server-Sent Events: `citations`, then `delta`s of the answer, then `done` with the
+    whole answer object; a failure mid-way is an `error` event, never a broken stream."""
+    assistant.validate(body.question)  # bad input is a plain 4xx, before any event
+    if body.conversation_id:
+        assistant.conversations.get(body.conversation_id)  # unknown id: 404 up front
+
+    def events() -> Iterator[str]:
+        try:
+            for kind, data in assistant.stream(
+                body.question, body.conversation_id, backend=body.backend
+            ):
+                if kind == "done":
+                    metrics.observe_answer(data["timings_ms"], data["refused"])
+                    data = {k: v for k, v in data.items() if k != "trace"}
+                yield event(kind, data)
+        except StackGuideError as exc:
+            metrics.errors.labels(kind=type(exc).__name__).inc()
+            yield event("error", {"type": type(exc).__name__, "message": str(exc)})
+        except Exception:
+            log.exception("stream failed")
+            metrics.errors.labels(kind="internal").inc()
+            yield event("error", {"type": "internal", "message": "the answer failed; see logs"})
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )  # fmt: skip
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut, responses=ERRORS)
+def get_conversation(conversation_id: str, assistant: AssistantDep) -> dict:
+    conv = assistant.conversations.get(conversation_id)
+    return {"id": conv.id, "created_at": conv.created_at.isoformat(), "turns": conv.turns}
+
+
+@router.delete("/conversations/{conversation_id}", status_code=204, responses=ERRORS)
+def delete_conversation(conversation_id: str, assistant: AssistantDep) -> Response:
+    assistant.conversations.delete(conversation_id)
+    return Response(status_code=204)

@@ -1,0 +1,77 @@
+"""Request and response bodies of the HTTP API (they make the OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Backend = Literal["auto", "extractive"]
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(..., min_length=1, description="The question, in plain words.")
+    conversation_id: str | None = Field(
+        None, max_length=64, description="Continue this conversation (follow-ups in context)."
+    )
+    backend: Backend | None = Field(None, description="Answer backend for this request.")
+
+
+class CitationOut(BaseModel):
+    n: int
+    source: str
+    title: str
+    section: str
+    snippet: str
+    score: float
+
+
+class AnswerOut(BaseModel):
+    question: str
+    answer: str = Field(..., description="Markdown with inline [n] citation markers.")
+    citations: list[CitationOut]
+    refused: bool
+    backend: str
+    timings_ms: dict[str, float]
+    related_sections: list[str] = []
+    standalone_question: str | None = None
+    conversation_id: str | None = None
+
+
+class TurnOut(BaseModel):
+    role: str
+    content: str
+    standalone: str | None = None
+    answer: dict[str, Any] | None = None
+    created_at: str
+
+
+class ConversationOut(BaseModel):
+    id: str
+    created_at: str
+    turns: list[TurnOut]
+
+
+class ErrorOut(BaseModel):
+    error: dict[str, str]
+
+
+# -- the OpenAI-compatible surface -----------------------------------------------------------
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):  # content parts: keep the text ones
+            return " ".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # clients send temperature, top_p…: ignored
+    model: str = "stackguide"
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    stream: bool = False
