@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -34,11 +36,20 @@ def _error(status: int, kind: str, message: str, headers: dict | None = None) ->
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     settings = settings or (assistant.settings if assistant else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for hook in app.state.on_shutdown:
+            hook()
+
     app = FastAPI(
         title="StackGuide",
         version="0.1.0",
         description="Cited answers to backend stack questions, from the corpus only.",
+        lifespan=lifespan,
     )
+    app.state.on_shutdown = []
     app.state.settings = settings
     app.state.assistant = assistant or Assistant(settings)
     app.state.metrics = Metrics()

@@ -13,6 +13,7 @@ from assistant.server.deps import AssistantDep, MetricsDep
 from assistant.server.middleware import Guarded, JsonBody
 from assistant.server.schemas import AnswerOut, AskRequest, ConversationOut, ErrorOut
 from assistant.server.sse import event
+from assistant.server.tracing import annotate
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", dependencies=Guarded, tags=["ask"])
@@ -34,6 +35,7 @@ def ask(body: AskRequest, assistant: AssistantDep, metrics: MetricsDep, _: JsonB
     """Answer a question (in a conversation when `conversation_id` is given)."""
     answer = assistant.chat(body.question, body.conversation_id, backend=body.backend)
     metrics.observe_answer(answer.timings_ms, answer.refused)
+    annotate(answer)
     return _public(answer)
 
 

@@ -16,6 +16,7 @@ from assistant.server.deps import AssistantDep, MetricsDep
 from assistant.server.middleware import Guarded, JsonBody
 from assistant.server.schemas import ChatCompletionRequest
 from assistant.server.sse import data_only
+from assistant.server.tracing import annotate
 
 router = APIRouter(prefix="/v1", dependencies=Guarded, tags=["openai"])
 MODEL = "stackguide"
@@ -51,6 +52,7 @@ def chat_completions(
     history = [Turn(m.role, m.text()) for m in turns[:-1]]
     answer = assistant.ask(turns[-1].text(), history)
     metrics.observe_answer(answer.timings_ms, answer.refused)
+    annotate(answer)
     cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
     content = _content(answer)
     if not body.stream:
