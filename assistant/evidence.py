@@ -97,6 +97,26 @@ def _share(
     return sum(lexical.idf(t) for t in terms if t in have) / total if total else 0.0
 
 
+_TERMS: dict[str, list[tuple[set[str], set[str], set[str]]]] = {}
+
+
+def _unit_terms(rec) -> list[tuple[set[str], set[str], set[str]]]:
+    """(terms, subject, heading) of each unit; cached by chunk id (a content hash)."""
+    cached = _TERMS.get(rec.id)
+    if cached is None:
+        section_terms = set(tokenize(rec.section))
+        heading = subject_terms(rec.section)
+        cached = [
+            (set(tokenize(u["text"])) | section_terms, subject_terms(rec.section, u["text"]),
+             heading)
+            for u in rec.units
+        ]  # fmt: skip
+        if len(_TERMS) > 50_000:
+            _TERMS.clear()
+        _TERMS[rec.id] = cached
+    return cached
+
+
 def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[ScoredUnit]:
     out: list[ScoredUnit] = []
     for hit in hits:
@@ -106,12 +126,9 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
         sems = rec.unit_vecs @ query.vector
         if query.turn_vector is not query.vector:
             sems = (sems + rec.unit_vecs @ query.turn_vector) / 2
-        section_terms = set(tokenize(rec.section))
-        for i, unit in enumerate(rec.units):
-            terms = set(tokenize(unit["text"])) | section_terms
-            subject = subject_terms(rec.section, unit["text"])
-            heading = subject_terms(rec.section)
-            heading = subject_terms(rec.section)
+        for i, (unit, (terms, subject, heading)) in enumerate(
+            zip(rec.units, _unit_terms(rec), strict=True)
+        ):
             lex = _share(query.terms, terms, lexical)
             focus = (
                 _share(query.focus, terms, lexical, known_only=True)

@@ -42,6 +42,7 @@ class LexicalIndex:
         self.df = df  # document frequency of each stemmed term
         self.subjects = subjects  # terms that name things: headings, "Chi — …" leads
         self.n_docs = max(len(ids), 1)
+        self._corrections: dict[str, str] = {}
         # Spelling candidates by first letter: difflib over a 100k-term vocabulary is slow.
         self._vocab: dict[str, list[str]] = {}
         for t in sorted(df):
@@ -116,6 +117,13 @@ class LexicalIndex:
         """Map a misspelt query term onto the corpus vocabulary ('fastfy' → 'fastify')."""
         if term in self.df or len(term) < 4 or term.isdigit():
             return term
+        if term not in self._corrections:
+            if len(self._corrections) > 100_000:  # bounded: questions are open-ended
+                self._corrections.clear()
+            self._corrections[term] = self._closest(term)
+        return self._corrections[term]
+
+    def _closest(self, term: str) -> str:
         candidates = [t for t in self._vocab.get(term[0], []) if abs(len(t) - len(term)) <= 2]
         close = difflib.get_close_matches(term, candidates, n=1, cutoff=0.8)
         return close[0] if close else term

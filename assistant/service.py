@@ -22,7 +22,7 @@ from assistant.generators import Evidence, get_generator
 from assistant.lexical import LexicalIndex, generation_of
 from assistant.models import Answer, Turn
 from assistant.prompts import Prompts
-from assistant.retrieval import HybridRetriever, Mode
+from assistant.retrieval import HybridRetriever, Mode, RecordCache
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class Assistant:
         self._embedder = embedder
         self._lexical: LexicalIndex | None = None
         self._conversations = None
+        self._records = RecordCache()
         self._lock = threading.Lock()
 
     # -- lazily opened backends -------------------------------------------------------------
@@ -192,6 +193,7 @@ class Assistant:
             fusion=self.settings.fusion,
             alpha=self.settings.fusion_alpha,
             candidates=self.settings.candidates,
+            cache=self._records,
         )
         hits = search.retrieve(
             search_text,

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         "with onnxruntime, no torch on the query path), `sentence-transformers` (torch), or "
         "`fake` (deterministic hashing, tests only).",
     )
+    onnx_threads: int = Field(
+        0,
+        ge=0,
+        description="Threads per ONNX Runtime session (0: its default, all cores). "
+        "With several server workers, 1 each avoids oversubscribing the cores.",
+    )
     model_cache_dir: Path | None = Field(
         None,
         description="Where the ONNX export of the embedding model is cached "

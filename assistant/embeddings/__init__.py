@@ -23,4 +23,6 @@ def get_embedder(settings: Settings) -> Embedder:
         return SentenceTransformerEmbedder(settings.embedding_model)
     from assistant.embeddings.onnx import OnnxEmbedder
 
-    return OnnxEmbedder(settings.embedding_model, cache_dir=settings.models_dir)
+    return OnnxEmbedder(
+        settings.embedding_model, cache_dir=settings.models_dir, threads=settings.onnx_threads
+    )

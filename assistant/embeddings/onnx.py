@@ -122,7 +122,11 @@ class OnnxEmbedder(Embedder):
     name = "onnx"
 
     def __init__(
-        self, model_path: str, cache_dir: Path | None = None, onnx_path: Path | None = None
+        self,
+        model_path: str,
+        cache_dir: Path | None = None,
+        onnx_path: Path | None = None,
+        threads: int = 0,
     ) -> None:
         model_dir = Path(model_path)
         if not (model_dir / "tokenizer.json").exists():
@@ -141,6 +145,7 @@ class OnnxEmbedder(Embedder):
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        opts.intra_op_num_threads = threads
         self.session = ort.InferenceSession(
             str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"]
         )

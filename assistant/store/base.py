@@ -34,8 +34,8 @@ class VectorStore(ABC):
         return self.ids_by("source")
 
     @abstractmethod
-    def query(self, vector: np.ndarray, k: int) -> list[tuple[ChunkRecord, float]]:
-        """The k nearest chunks with their cosine similarity."""
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The ids of the k nearest chunks with their cosine similarity."""
 
     @abstractmethod
     def get(self, ids: Sequence[str]) -> list[ChunkRecord]: ...

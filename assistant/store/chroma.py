@@ -144,22 +144,13 @@ class ChromaStore(VectorStore):
                 out.setdefault(str((meta or {}).get(field, "")), set()).add(id_)
         return out
 
-    def query(self, vector: np.ndarray, k: int) -> list[tuple[ChunkRecord, float]]:
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         res = self.collection.query(
-            query_embeddings=[vector.tolist()],
-            n_results=k,
-            include=["documents", "metadatas", "distances"],
+            query_embeddings=[vector.tolist()], n_results=k, include=["distances"]
         )
-        out = []
-        for id_, doc, meta, dist in zip(
-            res["ids"][0],
-            res["documents"][0],
-            res["metadatas"][0],
-            res["distances"][0],
-            strict=True,
-        ):
-            out.append((ChunkRecord.from_store(id_, doc or "", meta or {}), 1.0 - float(dist)))
-        return out
+        return [
+            (i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)
+        ]
 
     def get(self, ids: Sequence[str]) -> list[ChunkRecord]:
         if not ids:
