@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     delete,
+    event,
     select,
 )
 from sqlalchemy.exc import SQLAlchemyError
@@ -83,6 +84,8 @@ class ConversationStore:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         try:
             self.engine = create_engine(url, **kwargs)
+            if url.startswith("sqlite"):
+                event.listen(self.engine, "connect", _sqlite_pragmas)
             Base.metadata.create_all(self.engine)
         except SQLAlchemyError as exc:
             raise BackendUnavailable(f"cannot open the database {_safe(url)}: {exc}") from exc
@@ -175,6 +178,15 @@ class _Transaction:
             self.s.close()
         if isinstance(exc, SQLAlchemyError):
             raise BackendUnavailable(f"database error: {exc}") from exc
+
+
+def _sqlite_pragmas(conn, _record) -> None:
+    """WAL lets several server workers read while one writes; NORMAL sync is safe in WAL."""
+    cur = conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
 
 
 def _safe(url: str) -> str:
