@@ -21,10 +21,12 @@ _CUE = re.compile(
     r"then|in\s+that\s+case|for|with|instead|ok(ay)?|why|why\s+not)\b",
     re.I,
 )
-_RELATIONAL = re.compile(r"\b(equivalent|counterpart|alternative|analogue|same\s+choice)\b", re.I)
+# "the Python counterpart": another thing of the same kind (the old subject is replaced)
+_RELATIONAL = re.compile(r"\b(equivalent|counterpart|alternative|analogue)\b", re.I)
+# "its drawbacks", "the same choice", "the second one": the old subject is still meant
 _BACK_REFERENCE = re.compile(
-    r"\b(it|its|that|those|them|this|these|they|which\s+one|the\s+(first|second|third|former|"
-    r"latter|other|last)(\s+one)?|one|ones)\b",
+    r"\b(it|its|that|those|them|this|these|they|which\s+one|the\s+(same|first|second|third|"
+    r"former|latter|other|last)(\s+one)?|one|ones)\b",
     re.I,
 )
 _MARK = re.compile(r"\[\d+\]|\*\*")
@@ -35,6 +37,7 @@ CONTEXT_CHARS = 400
 class Rewrite:
     standalone: str  # what the user meant, in words a reader can check
     retrieval: str  # what to search with (may add the previous answer)
+    refers_back: bool = False  # the turn still means the previous subject ("its", "same")
 
 
 def is_follow_up(question: str) -> bool:
@@ -55,7 +58,9 @@ def rewrite(question: str, history: Sequence[Turn]) -> Rewrite:
         base = f"{earlier} {base}"
     standalone = f"{base} {question}"
     answers = [t.content for t in history if t.role == "assistant" and t.content.strip()]
-    if answers and _BACK_REFERENCE.search(question):
+    if not _BACK_REFERENCE.search(question):
+        return Rewrite(standalone, standalone)
+    if answers:
         said = " ".join(_MARK.sub("", answers[-1]).split())[:CONTEXT_CHARS]
-        return Rewrite(standalone, f"{standalone} {said}")
-    return Rewrite(standalone, standalone)
+        return Rewrite(standalone, f"{standalone} {said}", refers_back=True)
+    return Rewrite(standalone, standalone, refers_back=True)

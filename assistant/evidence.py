@@ -37,6 +37,7 @@ class Query:
     terms: list[str] = field(default_factory=list)  # corrected content terms (standalone)
     focus: list[str] = field(default_factory=list)  # corrected content terms (this turn)
     wants: set[str] = field(default_factory=set)  # the kind of thing asked for ("orm")
+    refers_back: bool = False  # a follow-up that still means the earlier subject
 
 
 @dataclass
@@ -62,6 +63,7 @@ def make_query(
     vector: np.ndarray,
     turn_vector: np.ndarray,
     lexical: LexicalIndex,
+    refers_back: bool = False,
 ) -> Query:
     def corrected(text: str) -> list[str]:
         return list(dict.fromkeys(lexical.correct(t) for t in content_terms(text)))
@@ -80,6 +82,7 @@ def make_query(
         corrected(standalone),
         corrected(question),
         wants,
+        refers_back,
     )
 
 

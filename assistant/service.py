@@ -204,7 +204,9 @@ class Assistant:
         timings["retrieve"] = _ms(t)
 
         t = time.perf_counter()
-        query = make_query(cleaned, search_text, vector, turn_vector, lexical)
+        query = make_query(
+            cleaned, search_text, vector, turn_vector, lexical, refers_back=turn.refers_back
+        )
         units = score_units(query, hits, lexical)
         verdict = assess(
             query, units, lexical, self.settings.min_evidence, self.settings.strong_evidence

@@ -42,7 +42,9 @@ class ExtractiveGenerator(Generator):
         lex, wants = evidence.lexical, evidence.query.wants
         # The kind of thing asked for ("Which ORM…") is not one of the things compared.
         named = [t for t in evidence.query.focus if t in lex.subjects and t not in wants]
-        if len(named) < 2:
+        q = evidence.query
+        # "and for Bun?" is about Bun alone; "its drawbacks" still means the earlier subject.
+        if len(named) < 2 and (q.focus == q.terms or q.refers_back):
             named += [
                 t for t in evidence.query.terms
                 if t in lex.subjects and t not in named and t not in wants
