@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 QUESTION ?= Which framework should a Python ML team deploying to AWS Lambda pick?
 
-.PHONY: demo test install lint unit eval bench ablation clean
+.PHONY: demo test install system-deps lint unit eval bench ablation clean
 
 demo: install  ## install, then answer a sample question on the embedded defaults
 	$(BIN)/stackguide ask "$(QUESTION)"
 
-test: install lint unit eval  ## install, then ruff + the whole test suite + the eval gate
+test: install system-deps lint unit eval  ## install, then ruff + the whole test suite + the eval gate
 
 install: $(STAMP)
 
@@ -21,6 +21,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q "torch==2.13.0"
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
+
+# Servers and browsers the tests drive (Debian packages; the tests start and stop them).
+system-deps:
+	@need=""; \
+	test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || need="$$need chromium chromium-driver"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	if [ -n "$$need" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$need"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
+	  else echo "missing$$need: the tests that need them will skip"; fi; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .
