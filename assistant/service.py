@@ -38,24 +38,26 @@ class Assistant:
         self._lexical: LexicalIndex | None = None
         self._conversations = None
         self._records = RecordCache()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # backends open once, even under concurrent requests
 
     # -- lazily opened backends -------------------------------------------------------------
     @property
     def store(self):
-        if self._store is None:
-            from assistant.store import open_store
+        with self._lock:
+            if self._store is None:
+                from assistant.store import open_store
 
-            self._store = open_store(self.settings)
-        return self._store
+                self._store = open_store(self.settings)
+            return self._store
 
     @property
     def embedder(self):
-        if self._embedder is None:
-            from assistant.embeddings import get_embedder
+        with self._lock:
+            if self._embedder is None:
+                from assistant.embeddings import get_embedder
 
-            self._embedder = get_embedder(self.settings)
-        return self._embedder
+                self._embedder = get_embedder(self.settings)
+            return self._embedder
 
     def ingest(self, paths=None, **kwargs):
         from ingest.pipeline import run_ingest
@@ -72,12 +74,13 @@ class Assistant:
 
     @property
     def conversations(self):
-        if self._conversations is None:
-            from assistant.conversations import ConversationStore
+        with self._lock:
+            if self._conversations is None:
+                from assistant.conversations import ConversationStore
 
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-            self._conversations = ConversationStore(self.settings.database)
-        return self._conversations
+                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+                self._conversations = ConversationStore(self.settings.database)
+            return self._conversations
 
     def chat(self, question: str, conversation_id: str | None = None, **options: object) -> Answer:
         """Answer within a stored conversation (a new one when no id is given)."""
