@@ -4,6 +4,9 @@ PostgreSQL (or any SQLAlchemy URL) when STACKGUIDE_DATABASE_URL says so."""
 from __future__ import annotations
 
 import json
+import logging
+import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,11 +23,13 @@ from sqlalchemy import (
     event,
     select,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from assistant.errors import BackendUnavailable, NotFound
 from assistant.models import Answer, Turn
+
+log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -86,9 +91,10 @@ class ConversationStore:
             self.engine = create_engine(url, **kwargs)
             if url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            Base.metadata.create_all(self.engine)
+            _create_tables(self.engine)
         except SQLAlchemyError as exc:
-            raise BackendUnavailable(f"cannot open the database {_safe(url)}: {exc}") from exc
+            log.error("cannot open the database %s: %s", _safe(url), exc)
+            raise BackendUnavailable(f"cannot open the database {_safe(url)}") from exc
         self.session = sessionmaker(self.engine, expire_on_commit=False)
 
     def create(self) -> str:
@@ -98,6 +104,7 @@ class ConversationStore:
         return cid
 
     def get(self, cid: str) -> Conversation:
+        _check_id(cid)
         with self._tx() as s:
             row = s.get(ConversationRow, cid)
             if row is None:
@@ -116,9 +123,11 @@ class ConversationStore:
             )  # fmt: skip
 
     def append(self, cid: str, question: str, answer: Answer) -> None:
+        _check_id(cid)
         data = json.loads(json.dumps(answer.to_dict(), default=str))
         with self._tx() as s:
-            if s.get(ConversationRow, cid) is None:
+            # The row lock keeps two concurrent turns of one conversation from interleaving.
+            if s.get(ConversationRow, cid, with_for_update=True) is None:
                 raise NotFound(f"no conversation {cid!r}")
             s.add(
                 TurnRow(
@@ -132,6 +141,7 @@ class ConversationStore:
                           answer=data))  # fmt: skip
 
     def delete(self, cid: str) -> None:
+        _check_id(cid)
         with self._tx() as s:
             if s.get(ConversationRow, cid) is None:
                 raise NotFound(f"no conversation {cid!r}")
@@ -173,11 +183,35 @@ class _Transaction:
             else:
                 self.s.rollback()
         except SQLAlchemyError as err:
-            raise BackendUnavailable(f"database error: {err}") from err
+            log.error("database error: %s", err)
+            raise BackendUnavailable("database error (details in the server log)") from err
         finally:
             self.s.close()
         if isinstance(exc, SQLAlchemyError):
-            raise BackendUnavailable(f"database error: {exc}") from exc
+            # Never echo SQL or user input to the client: it goes to the log only.
+            log.error("database error: %s", exc)
+            raise BackendUnavailable("database error (details in the server log)") from exc
+
+
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _check_id(cid: str) -> None:
+    """Ids are ours (hex); anything else cannot exist, whatever the database."""
+    if not _ID.fullmatch(cid or ""):
+        raise NotFound(f"no conversation {cid[:64]!r}")
+
+
+def _create_tables(engine) -> None:
+    """create_all, tolerating other workers creating the same tables at the same moment."""
+    for attempt in range(5):
+        try:
+            Base.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == 4:
+                raise
+            time.sleep(0.1 * (attempt + 1))  # the other process finishes; then all exist
 
 
 def _sqlite_pragmas(conn, _record) -> None:

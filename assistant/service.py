@@ -156,6 +156,8 @@ class Assistant:
         if not isinstance(question, str) or not question.strip():
             raise InvalidQuestion("the question is empty")
         question = " ".join(question.split())
+        if "\x00" in question or not _encodable(question):
+            raise InvalidQuestion("the question contains characters that are not valid text")
         if len(question) > self.settings.max_question_chars:
             raise InvalidQuestion(
                 f"the question is {len(question)} characters long; the limit is "
@@ -179,6 +181,7 @@ class Assistant:
         lexical = self.ready()
         timings: dict[str, float] = {}
 
+        history = [Turn(t.role, _clean(t.content)) for t in history]
         cleaned, injected = strip_injection(asked)
         turn = rewrite(cleaned, history) if cleaned else Rewrite("", asked)
         standalone, search_text = turn.standalone, turn.retrieval
@@ -262,6 +265,20 @@ def _trace(hits, verdict, injected: bool) -> dict:
         },
         "instructions_removed": injected,
     }
+
+
+def _encodable(text: str) -> bool:
+    """False for lone UTF-16 surrogates, which JSON can carry but no tokenizer reads."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _clean(text: str) -> str:
+    """Earlier turns are context, not input to reject: drop what is not valid text."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def _ms(start: float) -> float:

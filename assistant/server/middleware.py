@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import secrets
@@ -71,27 +72,35 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await _too_large(send, self.max_bytes)
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                return await _too_large(send, self.max_bytes)
+            return await self.app(scope, receive, send)
+        # No declared length (chunked): read it all first, up to the limit, then replay.
+        body, more = b"", True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
+            if message["type"] != "http.request":
+                return await self.app(scope, _replay([message]), send)
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                return await _too_large(send, self.max_bytes)
+        await self.app(
+            scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive),
+            send,
+        )  # fmt: skip
 
-        try:
-            await self.app(scope, counted, send)
-        except _BodyTooLarge:
-            await _too_large(send, self.max_bytes)
 
+def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
+    async def receive() -> Message:
+        if messages:
+            return messages.pop(0)
+        if then is not None:
+            return await then()  # e.g. http.disconnect while the app streams
+        return {"type": "http.disconnect"}
 
-class _BodyTooLarge(Exception):
-    pass
+    return receive
 
 
 async def _too_large(send: Send, limit: int) -> None:
@@ -117,7 +126,7 @@ def client_identity(request: Request) -> str:
     settings = request.app.state.settings
     key = _presented_key(request)
     if settings.api_keys and key:
-        return "key:" + key[:8]
+        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
     return "ip:" + (request.client.host if request.client else "-")
 
 

@@ -50,7 +50,7 @@ def ask_stream(
     """Server-Sent Events: `citations`, then `delta`s of the answer, then `done` with the
     whole answer object; a failure mid-way is an `error` event, never a broken stream."""
     assistant.validate(body.question)  # bad input is a plain 4xx, before any event
-    if body.conversation_id:
+    if body.conversation_id is not None:
         assistant.conversations.get(body.conversation_id)  # unknown id: 404 up front
 
     def events() -> Iterator[str]:

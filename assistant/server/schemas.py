@@ -13,8 +13,9 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(..., min_length=1, description="The question, in plain words.")
     conversation_id: str | None = Field(
-        None, max_length=64, description="Continue this conversation (follow-ups in context)."
-    )
+        None, min_length=1, max_length=64,
+        description="Continue this conversation (follow-ups in context).",
+    )  # fmt: skip
     backend: Backend | None = Field(None, description="Answer backend for this request.")
 
 
