@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.models import Citation
+
 Backend = Literal["auto", "extractive"]
 
 
@@ -19,19 +21,10 @@ class AskRequest(BaseModel):
     backend: Backend | None = Field(None, description="Answer backend for this request.")
 
 
-class CitationOut(BaseModel):
-    n: int
-    source: str
-    title: str
-    section: str
-    snippet: str
-    score: float
-
-
 class AnswerOut(BaseModel):
     question: str
     answer: str = Field(..., description="Markdown with inline [n] citation markers.")
-    citations: list[CitationOut]
+    citations: list[Citation]  # the service's own dataclass: one definition
     refused: bool
     backend: str
     timings_ms: dict[str, float]
