@@ -140,10 +140,13 @@ class _HTMLText(HTMLParser):
             self.out.append("\n")
 
     def handle_data(self, data: str) -> None:
+        if data.strip() == "¶":  # Sphinx's header permalink, not text
+            return
         if self._in_title:
             self.title += data
         elif not self._skip:
-            self.out.append(data.replace("\n", " ") if self._heading else data)
+            # Heading text arrives in pieces ("14.4.2." then "Use COPY"): keep them apart.
+            self.out.append(data.replace("\n", " ") + " " if self._heading else data)
 
 
 def _html(text: str) -> tuple[str, str]:
@@ -151,5 +154,6 @@ def _html(text: str) -> tuple[str, str]:
     parser.feed(text)
     parser.close()
     body = re.sub(r"[ \t]+", " ", "".join(parser.out))
+    body = re.sub(r" +\n", "\n", body)
     body = re.sub(r"\n\s*\n\s*\n+", "\n\n", body)
     return body.strip(), " ".join(parser.title.split())
