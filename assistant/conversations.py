@@ -84,9 +84,11 @@ class Conversation:
 
 class ConversationStore:
     def __init__(self, url: str) -> None:
-        kwargs: dict = {"pool_pre_ping": True}
+        kwargs: dict = {}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:  # a server may drop idle connections; a local file cannot
+            kwargs["pool_pre_ping"] = True
         try:
             self.engine = create_engine(url, **kwargs)
             if url.startswith("sqlite"):
@@ -101,6 +103,15 @@ class ConversationStore:
         cid = uuid.uuid4().hex
         with self._tx() as s:
             s.add(ConversationRow(id=cid))
+        return cid
+
+    def start(self, question: str, answer: Answer) -> str:
+        """A new conversation with its first turn, in one transaction (one commit)."""
+        cid = uuid.uuid4().hex
+        with self._tx() as s:
+            s.add(ConversationRow(id=cid))
+            s.flush()  # the conversation row first: turns reference it
+            s.add_all(_turns(cid, question, answer))
         return cid
 
     def get(self, cid: str) -> Conversation:
@@ -124,21 +135,11 @@ class ConversationStore:
 
     def append(self, cid: str, question: str, answer: Answer) -> None:
         _check_id(cid)
-        data = json.loads(json.dumps(answer.to_dict(), default=str))
         with self._tx() as s:
             # The row lock keeps two concurrent turns of one conversation from interleaving.
             if s.get(ConversationRow, cid, with_for_update=True) is None:
                 raise NotFound(f"no conversation {cid!r}")
-            s.add(
-                TurnRow(
-                    conversation_id=cid,
-                    role="user",
-                    content=question,
-                    standalone=answer.standalone_question,
-                )
-            )
-            s.add(TurnRow(conversation_id=cid, role="assistant", content=answer.answer,
-                          answer=data))  # fmt: skip
+            s.add_all(_turns(cid, question, answer))
 
     def delete(self, cid: str) -> None:
         _check_id(cid)
@@ -191,6 +192,15 @@ class _Transaction:
             # Never echo SQL or user input to the client: it goes to the log only.
             log.error("database error: %s", exc)
             raise BackendUnavailable("database error (details in the server log)") from exc
+
+
+def _turns(cid: str, question: str, answer: Answer) -> list[TurnRow]:
+    data = json.loads(json.dumps(answer.to_dict(), default=str))
+    return [
+        TurnRow(conversation_id=cid, role="user", content=question,
+                standalone=answer.standalone_question),
+        TurnRow(conversation_id=cid, role="assistant", content=answer.answer, answer=data),
+    ]  # fmt: skip
 
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

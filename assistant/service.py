@@ -86,10 +86,10 @@ class Assistant:
         """Answer within a stored conversation (a new one when no id is given)."""
         store = self.conversations
         if conversation_id is None:
-            conversation_id = store.create()
-            history: list[Turn] = []
-        else:
-            history = store.get(conversation_id).history()
+            answer = self.ask(question, **options)
+            answer.conversation_id = store.start(answer.question, answer)
+            return answer
+        history = store.get(conversation_id).history()
         answer = self.ask(question, history, **options)
         store.append(conversation_id, answer.question, answer)
         answer.conversation_id = conversation_id
