@@ -100,11 +100,11 @@ def assess(
 ) -> GateResult:
     evidence = [u for u in units if not u.hit.chunk.preview]
     best = evidence[0].score if evidence else 0.0
-    unknown = unknown_names(query.question, lexical)
     if not query.question.strip():
         return GateResult(False, "nothing left to answer once instructions were removed", 0, [])
     if not (query.focus or query.terms):
-        return GateResult(False, "the question names nothing to look up", best, unknown)
+        return GateResult(False, "the question names nothing to look up", best, [])
+    unknown = unknown_names(query.question, lexical)
     if best < min_evidence:
         return GateResult(False, "no passage in the corpus answers the question", best, unknown)
     if unknown and best < strong_evidence:

@@ -105,6 +105,7 @@ def chunk_document(doc: SourceDocument, max_chars: int, prompts_dir: Path) -> li
                     units=[{"text": _display(u, label, kind), "raw": u.raw} for u in group],
                     preview=is_preview,
                     origin=doc.origin,
+                    digest=doc.digest,
                 )
             )
     return chunks

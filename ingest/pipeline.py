@@ -134,8 +134,6 @@ def run_ingest(
             continue
         have = existing.get(doc.origin, set())
         want = {c.id for c in chunks}
-        for c in chunks:
-            c.digest = doc.digest
         plan += [(c, bool(have)) for c in chunks if c.id not in have]
         stale |= have - want
         report.unchanged += len(want & have)

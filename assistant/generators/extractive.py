@@ -39,16 +39,12 @@ class ExtractiveGenerator(Generator):
 
         # 1. Everything the question names (Fastify, NestJS, Bun…) gets its best unit; when
         #    it names several, they take turns so a comparison hears from both sides.
-        lex, wants = evidence.lexical, evidence.query.wants
+        q, subjects = evidence.query, evidence.lexical.subjects
         # The kind of thing asked for ("Which ORM…") is not one of the things compared.
-        named = [t for t in evidence.query.focus if t in lex.subjects and t not in wants]
-        q = evidence.query
+        named = [t for t in q.focus if t in subjects and t not in q.wants]
         # "and for Bun?" is about Bun alone; "its drawbacks" still means the earlier subject.
         if len(named) < 2 and (q.focus == q.terms or q.refers_back):
-            named += [
-                t for t in evidence.query.terms
-                if t in lex.subjects and t not in named and t not in wants
-            ]  # fmt: skip
+            named += [t for t in q.terms if t in subjects and t not in q.wants]
         named = list(dict.fromkeys(named))
         rounds = 2 if len(named) >= 2 else 1
         for _ in range(rounds):
