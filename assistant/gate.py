@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from assistant.evidence import Query, ScoredUnit
 from assistant.lexical import LexicalIndex
-from assistant.text import QUESTION_WORDS, STOPWORDS, stem, words
+from assistant.text import QUESTION_WORDS, STOPWORDS, stem, tokenize, words
 
 _INJECTION = re.compile(
     r"""(
@@ -56,11 +56,12 @@ def _says_something_wrong(sentence: str) -> bool:
     return bool(re.match(r"^\s*(and\s+)?(say|state|claim|tell\s+\w+\s+that)\b", sentence, re.I))
 
 
+TOP_UNITS = 1  # the best evidence unit: what an answer is built around
 _NAME = re.compile(r"[A-Za-z][\w.+#/-]*[\w+#]|[A-Za-z]")
 
 
-def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
-    """Names in the question (Rails, CockroachDB, shared_buffers) the corpus never uses.
+def question_names(question: str, lexical: LexicalIndex) -> list[tuple[str, list[str]]]:
+    """Names in the question (Rails, CockroachDB, shared_buffers), each with its terms.
 
     A name is a capitalised word not opening a sentence, or a word with inner capitals,
     digits or underscores. Sentence openers and short acronyms ("I", "OK") are not names.
@@ -78,9 +79,18 @@ def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
         if not (inner or (word[0].isupper() and not opener)):
             continue
         parts = [lexical.correct(stem(w)) for w in words(word)]
-        if parts and not all(p in lexical.df for p in parts):
-            out.append(word)
+        if parts:
+            out.append((word, parts))
     return out
+
+
+def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
+    """Names in the question the corpus never uses."""
+    return [
+        word
+        for word, parts in question_names(question, lexical)
+        if not all(p in lexical.df for p in parts)
+    ]
 
 
 @dataclass
@@ -104,9 +114,26 @@ def assess(
         return GateResult(False, "nothing left to answer once instructions were removed", 0, [])
     if not (query.focus or query.terms):
         return GateResult(False, "the question names nothing to look up", best, [])
-    unknown = unknown_names(query.question, lexical)
+    names = question_names(query.question, lexical)
+    unknown = [w for w, parts in names if not all(p in lexical.df for p in parts)]
     if best < min_evidence:
         return GateResult(False, "no passage in the corpus answers the question", best, unknown)
-    if unknown and best < strong_evidence:
+    if best >= strong_evidence:
+        return GateResult(True, "grounded", best, unknown)
+    if unknown:
         return GateResult(False, f"the corpus never mentions {', '.join(unknown)}", best, unknown)
+    # In a large corpus every name turns up somewhere ("Australia" in a list of time
+    # zones), just not in the documents the answer would be built from.
+    top = {id(u.hit): u.hit for u in evidence[:TOP_UNITS]}.values()
+    sources = {hit.chunk.source for hit in top}
+    used: set[str] = set()
+    for hit in top:
+        used.update(tokenize(f"{hit.chunk.title}\n{hit.chunk.section}\n{hit.chunk.text}"))
+    absent = [
+        w
+        for w, parts in names
+        if not any(p in used for p in parts) and lexical.mentioned_in(parts, sources) is False
+    ]
+    if absent and 2 * len(absent) >= len(names):  # "Ruby on Rails": Ruby found, Rails not
+        return GateResult(False, f"no passage found is about {', '.join(absent)}", best, absent)
     return GateResult(True, "grounded", best, unknown)

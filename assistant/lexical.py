@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.models import ChunkRecord
-from assistant.text import STOPWORDS, stem, subject_terms, tokenize, words
+from assistant.text import STOPWORDS, content_terms, stem, subject_terms, tokenize, words
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs index builds at DEBUG
 
@@ -36,13 +36,22 @@ def _doc_tokens(rec: ChunkRecord) -> list[str]:
 
 
 class LexicalIndex:
-    def __init__(self, ids: list[str], model, df: dict[str, int], subjects: set[str]) -> None:
+    def __init__(
+        self,
+        ids: list[str],
+        model,
+        df: dict[str, int],
+        subjects: set[str],
+        sources: list[str] | None = None,
+    ) -> None:
         self.ids = ids
+        self.sources = sources  # the source document of each chunk, aligned with `ids`
         self.model = model
         self.df = df  # document frequency of each stemmed term
         self.subjects = subjects  # terms that name things: headings, "Chi — …" leads
         self.n_docs = max(len(ids), 1)
         self._corrections: dict[str, str] = {}
+        self._rows: dict[str, int] | None = None  # chunk id → row, built on first use
         # Spelling candidates by first letter: difflib over a 100k-term vocabulary is slow.
         self._vocab: dict[str, list[str]] = {}
         for t in sorted(df):
@@ -54,10 +63,11 @@ class LexicalIndex:
     def build(cls, records: Iterable[ChunkRecord]) -> LexicalIndex:
         import bm25s
 
-        ids, corpus, subjects = [], [], set()
+        ids, corpus, subjects, sources = [], [], set(), []
         df: Counter[str] = Counter()
         for rec in records:
             ids.append(rec.id)
+            sources.append(rec.source)
             tokens = _doc_tokens(rec) or ["<empty>"]
             corpus.append(tokens)
             if rec.preview:  # announces what the corpus lacks: its words are not "known"
@@ -68,7 +78,7 @@ class LexicalIndex:
         model = bm25s.BM25()
         if corpus:
             model.index(corpus, show_progress=False)
-        return cls(ids, model, dict(df), subjects)
+        return cls(ids, model, dict(df), subjects, sources)
 
     def save(self, root: Path, generation: str) -> None:
         root.mkdir(parents=True, exist_ok=True)
@@ -81,6 +91,8 @@ class LexicalIndex:
         (tmp / "ids.json").write_text(json.dumps(self.ids))
         (tmp / "df.json").write_text(json.dumps(self.df))
         (tmp / "subjects.json").write_text(json.dumps(sorted(self.subjects)))
+        if self.sources is not None:
+            (tmp / "sources.json").write_text(json.dumps(self.sources))
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
         pointer = root / f".CURRENT.tmp{os.getpid()}"
@@ -98,6 +110,13 @@ class LexicalIndex:
             return None
 
     @classmethod
+    def is_complete(cls, root: Path) -> bool:
+        """Whether the current generation has every file this version writes."""
+        generation = cls.current_generation(root)
+        files = ("ids.json", "df.json", "subjects.json", "sources.json")
+        return bool(generation) and all((root / generation / n).exists() for n in files)
+
+    @classmethod
     def load(cls, root: Path) -> LexicalIndex | None:
         generation = cls.current_generation(root)
         needed = ("ids.json", "df.json", "subjects.json")
@@ -110,7 +129,9 @@ class LexicalIndex:
         model = bm25s.BM25.load(str(folder), show_progress=False) if ids else bm25s.BM25()
         df = json.loads((folder / "df.json").read_text())
         subjects = set(json.loads((folder / "subjects.json").read_text()))
-        return cls(ids, model, df, subjects)
+        sources_file = folder / "sources.json"
+        sources = json.loads(sources_file.read_text()) if sources_file.exists() else None
+        return cls(ids, model, df, subjects, sources)
 
     # -- querying -----------------------------------------------------------------------
     def correct(self, term: str) -> str:
@@ -134,6 +155,44 @@ class LexicalIndex:
     def idf(self, term: str) -> float:
         df = self.df.get(term, 0)
         return float(np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)))
+
+    def coverage(self, text: str, ids: list[str]) -> dict[str, float]:
+        """The share of the question's distinctive terms each chunk contains.
+
+        Terms weigh idf²: a chunk naming "Keycloak" and "Clerk" covers "Keycloak vs Clerk —
+        what's the fundamental difference?" far better than one about "fundamental data
+        types", although BM25 sums can rank both alike once a corpus is large.
+        """
+        weights = {t: self.idf(t) ** 2 for t in self.content_query_terms(text)}
+        total = sum(weights.values())
+        if not total or not ids or not self.ids:
+            return {}
+        if self._rows is None:
+            self._rows = {id_: n for n, id_ in enumerate(self.ids)}
+        known = [i for i in ids if i in self._rows]
+        rows = np.fromiter((self._rows[i] for i in known), dtype=np.int64, count=len(known))
+        covered = np.zeros(len(known))
+        for term, weight in weights.items():
+            covered += weight * (self.model.get_scores([term])[rows] > 0)
+        return dict(zip(known, (covered / total).tolist(), strict=True))
+
+    def mentioned_in(self, terms: list[str], sources: set[str]) -> bool | None:
+        """Whether any chunk of these source documents uses one of the terms (None: unknown,
+        an index saved before sources were recorded)."""
+        if self.sources is None:
+            return None
+        for term in terms:
+            if term not in self.df:
+                continue
+            rows = np.flatnonzero(self.model.get_scores([term]) > 0)
+            if any(self.sources[r] in sources for r in rows):
+                return True
+        return False
+
+    def content_query_terms(self, text: str) -> list[str]:
+        """Corrected content terms of a question that the corpus knows (no framing words)."""
+        out = dict.fromkeys(self.correct(t) for t in content_terms(text))
+        return [t for t in out if t in self.df]
 
     def search(self, text: str, k: int) -> list[tuple[str, float]]:
         terms = [t for t in self.query_terms(text) if t in self.df]

@@ -15,9 +15,12 @@ import numpy as np
 from assistant.lexical import LexicalIndex
 from assistant.models import ChunkRecord, Hit
 from assistant.store import VectorStore
+from assistant.text import tokenize
 
 Mode = Literal["hybrid", "dense", "bm25"]
 RRF_K = 60  # the constant from Cormack et al.; flattens the head of each ranking
+W_COVER = 1.5  # weight of term coverage against the fused score scaled to 0..1
+MAX_DEDICATED = 3  # names in one question whose own sections are pulled into the top k
 
 
 class RecordCache:
@@ -52,6 +55,7 @@ class HybridRetriever:
         fusion: Literal["rrf", "convex"] = "rrf",
         alpha: float = 0.5,
         candidates: int = 20,
+        cover: bool = True,
         cache: RecordCache | None = None,
     ) -> None:
         self.store = store
@@ -59,6 +63,7 @@ class HybridRetriever:
         self.fusion = fusion
         self.alpha = alpha
         self.candidates = candidates
+        self.cover = cover
         self.cache = cache if cache is not None else RecordCache()
 
     def retrieve(self, query: str, vector: np.ndarray, k: int, mode: Mode = "hybrid") -> list[Hit]:
@@ -89,11 +94,21 @@ class HybridRetriever:
                 fused[id_] = self.alpha * dense_score.get(id_, 0.0) + (1 - self.alpha) * (
                     sparse_score.get(id_, 0.0) / top_sparse
                 )
+        if self.cover and mode == "hybrid" and fused:
+            # Among many documents, passages that share a couple of common words with the
+            # question crowd out the one that names what it asks about: reward coverage.
+            top = max(fused.values())
+            coverage = self.lexical.coverage(query, list(fused))
+            fused = {i: s / top + W_COVER * coverage.get(i, 0.0) for i, s in fused.items()}
         # Only the winners are fetched whole (text, units and their vectors): a few
         # spare in case BM25 names a chunk the store no longer has (index out of step).
-        ranked = sorted(fused, key=lambda i: -fused[i])[: k + 3]
+        covering = self.cover and mode == "hybrid"
+        ranked = sorted(fused, key=lambda i: -fused[i])[: (3 * k if covering else k + 3)]
         records = self.cache.get_many(ranked, self.store)
-        order = [i for i in ranked if i in records][:k]
+        order = [i for i in ranked if i in records]
+        if covering:
+            order = _with_dedicated(order, records, query, self.lexical, k)
+        order = order[:k]
         return [
             Hit(
                 chunk=records[i],
@@ -104,3 +119,30 @@ class HybridRetriever:
             )
             for n, i in enumerate(order)
         ]
+
+
+def _with_dedicated(
+    order: list[str], records: dict[str, ChunkRecord], query: str, lexical: LexicalIndex, k: int
+) -> list[str]:
+    """Make room in the top k for the section dedicated to each name the question asks
+    about: "Should we use Fastify or NestJS?" needs the Fastify section, not only the
+    chunks that name both."""
+    from assistant.gate import question_names
+
+    chosen, pulled = order[:k], set()
+    for _, parts in question_names(query, lexical)[:MAX_DEDICATED]:
+        if any(_dedicated_to(records[i], parts) for i in chosen):
+            continue
+        best = next((i for i in order[k:] if _dedicated_to(records[i], parts)), None)
+        replaceable = [i for i in reversed(chosen) if i not in pulled]
+        if best is None or not replaceable:
+            continue
+        chosen.remove(replaceable[0])
+        chosen.append(best)
+        pulled.add(best)
+    return chosen
+
+
+def _dedicated_to(record: ChunkRecord, parts: list[str]) -> bool:
+    heading = record.section.rsplit("›", 1)[-1]
+    return all(p in tokenize(heading) for p in parts)

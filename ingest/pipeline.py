@@ -165,6 +165,7 @@ def run_ingest(
         interrupted
         or generation != state.get("generation")
         or LexicalIndex.current_generation(settings.lexical_dir) != generation
+        or not LexicalIndex.is_complete(settings.lexical_dir)  # written by an older version
     ):
         store.prune_units(ids)  # units an interrupted run wrote for chunks it never stored
         LexicalIndex.build(store.iter_records()).save(settings.lexical_dir, generation)

@@ -13,6 +13,7 @@ from assistant.prompts import Prompts
 
 MARGIN = 0.2  # units this far below the best one are not part of the answer
 REDUNDANT = 0.92  # cosine above which a second unit says the same thing
+FOREIGN_MARGIN = 0.5  # share of MARGIN a unit from another document may fall behind
 COVER_FLOOR = 0.4  # how good (relative to the best) a unit must be to cover a named thing
 SNIPPET_CHARS = 320
 
@@ -60,10 +61,16 @@ class ExtractiveGenerator(Generator):
                 )
                 if cover and cover.score >= COVER_FLOOR * best:
                     chosen.append(cover)
-        # 2. Then the best remaining units while they stay close to the best.
+        # 2. Then the best remaining units while they stay close to the best; another
+        #    document must come closer still, so an answer does not stitch unrelated
+        #    manuals together on a shared word.
+        home = units[0].hit.chunk.source
         for u in units:
             if not room() or u.score < best - MARGIN:
                 break
+            elsewhere = u.hit.chunk.source != home
+            if elsewhere and u.score < best - MARGIN * FOREIGN_MARGIN:
+                continue
             if u not in chosen and not redundant(u):
                 chosen.append(u)
         return chosen
