@@ -199,6 +199,7 @@ class Assistant:
             fusion=self.settings.fusion,
             alpha=self.settings.fusion_alpha,
             candidates=self.settings.candidates,
+            cover=self.settings.coverage_rerank,
             cache=self._records,
         )
         hits = search.retrieve(

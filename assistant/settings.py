@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     candidates: int = Field(
         20, ge=1, description="How many hits each retriever returns before fusion."
     )
+    coverage_rerank: bool = Field(
+        True,
+        description="Rerank fused hits by how much of the question's rare terms each covers, "
+        "and pull a named option's own section into the top k (matters in large corpora).",
+    )
     top_k: int = Field(5, ge=1, description="How many fused chunks the answer may draw on.")
     max_answer_sentences: int = Field(
         4, ge=1, description="Most corpus sentences an extractive answer quotes."

@@ -15,6 +15,7 @@ from assistant.service import Assistant
 
 VARIANTS: list[tuple[str, dict]] = [
     ("hybrid-rrf (default)", {}),
+    ("hybrid-rrf, no coverage rerank", {"coverage_rerank": False}),
     ("hybrid-convex a=0.5", {"fusion": "convex", "fusion_alpha": 0.5}),
     ("hybrid-convex a=0.7", {"fusion": "convex", "fusion_alpha": 0.7}),
     ("dense only", {"retriever": "dense"}),
