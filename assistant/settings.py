@@ -140,6 +140,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed by CORS (comma-separated); off when empty.",
     )
+    answer_concurrency: int = Field(
+        1,
+        ge=1,
+        description="Answers computed at once per server process (more queue on the GIL; "
+        "run more processes with `serve --workers N` instead).",
+    )
     max_body_bytes: int = Field(65536, ge=1024, description="Larger request bodies get 413.")
     otlp_endpoint: str | None = Field(
         None, description="OTLP/HTTP endpoint for OpenTelemetry traces (optional extra `otel`)."

@@ -112,6 +112,7 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 # -- dependencies for the /v1 routes -----------------------------------------------------------
+# async although nothing in them awaits: sync dependencies each cost a thread-pool trip.
 
 
 def _presented_key(request: Request) -> str | None:
@@ -130,7 +131,7 @@ def client_identity(request: Request) -> str:
     return "ip:" + (request.client.host if request.client else "-")
 
 
-def require_api_key(request: Request) -> None:
+async def require_api_key(request: Request) -> None:
     keys = request.app.state.settings.api_keys
     if not keys:
         return
@@ -168,7 +169,7 @@ class RateLimiter:
             return (1 - tokens) / self.rate
 
 
-def rate_limit(request: Request) -> None:
+async def rate_limit(request: Request) -> None:
     limiter: RateLimiter | None = request.app.state.rate_limiter
     if limiter is None:
         return
@@ -181,7 +182,7 @@ def rate_limit(request: Request) -> None:
         )
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json":
         raise HTTPException(415, detail="send the body as application/json")

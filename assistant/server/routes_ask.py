@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from assistant.errors import StackGuideError
-from assistant.server.deps import AssistantDep, MetricsDep
+from assistant.server.deps import AssistantDep, MetricsDep, answer_off_loop
 from assistant.server.middleware import Guarded, JsonBody
 from assistant.server.schemas import AnswerOut, AskRequest, ConversationOut, ErrorOut
 from assistant.server.sse import event
@@ -31,9 +31,13 @@ def _public(answer) -> dict:
 
 
 @router.post("/ask", response_model=AnswerOut, responses=ERRORS)
-def ask(body: AskRequest, assistant: AssistantDep, metrics: MetricsDep, _: JsonBody) -> dict:
+async def ask(
+    request: Request, body: AskRequest, assistant: AssistantDep, metrics: MetricsDep, _: JsonBody
+) -> dict:
     """Answer a question (in a conversation when `conversation_id` is given)."""
-    answer = assistant.chat(body.question, body.conversation_id, backend=body.backend)
+    answer = await answer_off_loop(
+        request, assistant.chat, body.question, body.conversation_id, backend=body.backend
+    )
     metrics.observe_answer(answer.timings_ms, answer.refused)
     annotate(answer)
     return _public(answer)
