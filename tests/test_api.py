@@ -178,3 +178,47 @@ def test_openai_surface_needs_a_user_message_last(client) -> None:
         json={"model": "stackguide", "messages": [{"role": "assistant", "content": "hi"}]},
     )
     assert r.status_code == 422
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_answers_are_computed_at_most_answer_concurrency_at_once(
+    corpus_assistant, tmp_path, model_cache, limit
+) -> None:
+    import asyncio
+    import threading
+    import time
+
+    import httpx
+
+    settings = make_settings(
+        corpus_assistant.settings.data_dir, model_cache, answer_concurrency=limit,
+        database_url=f"sqlite:///{tmp_path / 'conv.db'}",
+    )  # fmt: skip
+    assistant = Assistant(settings, embedder=corpus_assistant.embedder)
+    running, peak, lock = [0], [0], threading.Lock()
+    real_chat = assistant.chat
+
+    def slow_chat(*args, **kwargs):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)  # long enough for every request to be in flight at once
+        try:
+            return real_chat(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    assistant.chat = slow_chat
+    app = create_app(assistant=assistant)
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            replies = await asyncio.gather(
+                *(http.post("/v1/ask", json={"question": "What is Hono?"}) for _ in range(6))
+            )
+        return [r.status_code for r in replies]
+
+    assert asyncio.run(burst()) == [200] * 6
+    assert peak[0] == limit
