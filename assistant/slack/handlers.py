@@ -113,7 +113,8 @@ class SlackBot:
         i = int(index)
         if not 0 < i < len(turns) or turns[i]["role"] != "assistant" or not turns[i]["answer"]:
             raise NotFound(f"no answer {i} in conversation {cid}")
-        store.add_feedback(turns[i - 1]["content"], turns[i]["answer"], vote, user, "slack")
+        answer = {**turns[i]["answer"], "conversation_id": cid}  # stored before it was known
+        store.add_feedback(turns[i - 1]["content"], answer, vote, user, "slack")
 
     def _feedback_key(self, answer: dict[str, Any]) -> str | None:
         """`conversation:turn` of the answer just stored (buttons carry it, not the answer)."""

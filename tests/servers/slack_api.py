@@ -149,3 +149,46 @@ def fake_slack() -> Iterator[FakeSlack]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+@dataclass
+class SocketModeServer:
+    url: str
+    sessions: list[float] = field(default_factory=list)  # when each connection came in
+    acks: list[dict[str, Any]] = field(default_factory=list)
+
+
+@contextmanager
+def socket_mode_server(envelopes: list[dict[str, Any]]) -> Iterator[SocketModeServer]:
+    """A Socket Mode endpoint on 127.0.0.1: says hello, sends `envelopes` on the first
+    connection (as Slack sends events), and records the acknowledgements coming back."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.server import serve
+
+    state: SocketModeServer
+
+    def session(ws) -> None:
+        state.sessions.append(time.monotonic())
+        hello = {"type": "hello", "num_connections": 1,
+                 "debug_info": {"host": "test", "approximate_connection_time": 18060},
+                 "connection_info": {"app_id": "A0APP0001"}}  # fmt: skip
+        ws.send(json.dumps(hello))
+        if len(state.sessions) == 1:
+            for envelope in envelopes:
+                ws.send(json.dumps(envelope))
+        try:
+            for message in ws:
+                state.acks.append(json.loads(message))
+        except ConnectionClosed:
+            pass
+
+    server = serve(session, "127.0.0.1", 0)
+    port = server.socket.getsockname()[1]
+    state = SocketModeServer(url=f"ws://127.0.0.1:{port}/link/?ticket=test&app_id=A0APP0001")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        thread.join(10)
