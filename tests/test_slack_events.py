@@ -307,6 +307,8 @@ def test_feedback_clicks_are_stored_with_the_answer(bot) -> None:
     assert stored["question"] == "What is Hono?"
     assert "Edge-first" in stored["answer"]["answer"]
     assert stored["answer"]["citations"][0]["section"].endswith("Hono")
+    assert stored["answer"]["conversation_id"] == thread_conversation_id(TEAM_ID, CHANNEL,
+                                                                          event["ts"])  # fmt: skip
     assert stored["created_at"]
 
     gone = click(bot.base, "feedback_up", "slack-nothere:1", bot.fake.hook_url("gone"),

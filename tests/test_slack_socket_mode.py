@@ -30,7 +30,7 @@ def run_slack(env: dict[str, str]):
 def test_without_tokens_it_says_what_is_missing() -> None:
     result = run_slack({})
     assert result.exit_code == 2
-    assert "SLACK_BOT_TOKEN and SLACK_APP_TOKEN" in result.output
+    assert "SLACK_BOT_TOKEN (the bot token, xoxb-…) and SLACK_APP_TOKEN" in result.output
     result = run_slack({"SLACK_BOT_TOKEN": "xoxb-1"})
     assert result.exit_code == 2
     assert "SLACK_APP_TOKEN" in result.output and "SLACK_BOT_TOKEN" not in result.output

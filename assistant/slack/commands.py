@@ -21,19 +21,15 @@ def slack_command(ctx: click.Context) -> None:
     from assistant.errors import StackGuideError
 
     settings = _settings(ctx)
-    missing = [
-        name
-        for name, value in (
-            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
-            ("SLACK_APP_TOKEN", settings.slack_app_token),
-        )
-        if not value
-    ]
+    needed = {
+        "SLACK_BOT_TOKEN": (settings.slack_bot_token, "the bot token, xoxb-…"),
+        "SLACK_APP_TOKEN": (settings.slack_app_token, "an app-level token, xapp-…"),
+    }
+    missing = [f"{name} ({what})" for name, (value, what) in needed.items() if not value]
     if missing:
         raise click.UsageError(
-            f"Socket Mode needs {' and '.join(missing)} (or STACKGUIDE_{missing[0]}): the bot "
-            "token (xoxb-…) and an app-level token (xapp-…, scope connections:write); "
-            "see the README's Slack section"
+            f"Socket Mode needs {' and '.join(missing)}; each is also read as "
+            "STACKGUIDE_SLACK_…. See the README's Slack section."
         )
     assistant = _assistant(ctx)
     try:
