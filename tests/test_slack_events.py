@@ -152,15 +152,23 @@ def test_follow_up_in_the_thread_uses_the_earlier_turns(bot) -> None:
     assert "Python" in turns[2]["standalone"]  # rewritten with the thread's first turn
 
 
-def test_a_direct_message_is_answered_in_the_dm(bot) -> None:
-    event = direct_message("What is Hono?")
+def test_a_direct_message_is_answered_in_the_dm_and_the_dm_is_one_conversation(bot) -> None:
+    event = direct_message("What's a good framework for deploying an API to edge runtimes?")
     assert send_event(bot.base, event_callback(event)).status_code == 200
     [placeholder] = placeholder_in(bot.fake, None, channel=DM)
     assert "thread_ts" not in placeholder.body  # top level, like a chat
     text = section_text(blocks_of(answer_for(bot.fake, placeholder.reply["ts"])))
-    assert "*Hono* —" in text and "Edge-first" in text
-    cid = thread_conversation_id(TEAM_ID, DM, "dm")
-    assert len(bot.assistant.conversations.get(cid).turns) == 2
+    assert "*Hono* —" in text
+
+    # a reply in a thread under that answer follows on from it, and is answered there
+    answer_ts = placeholder.reply["ts"]
+    follow_up = direct_message("And if we're all-in on Bun specifically?", thread_ts=answer_ts)
+    send_event(bot.base, event_callback(follow_up))
+    [in_thread] = placeholder_in(bot.fake, answer_ts, channel=DM)
+    text = section_text(blocks_of(answer_for(bot.fake, in_thread.reply["ts"])))
+    assert "Elysia" in text, text
+    turns = bot.assistant.conversations.get(thread_conversation_id(TEAM_ID, DM, "dm")).turns
+    assert len(turns) == 4 and "edge" in turns[2]["standalone"].lower()
 
 
 def test_a_retry_never_posts_a_second_answer(bot, monkeypatch) -> None:

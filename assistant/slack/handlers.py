@@ -2,9 +2,9 @@
 click. Bolt has acknowledged the request (within Slack's 3 seconds) before any of this
 runs; the answering happens on Bolt's listener threads.
 
-A thread is one conversation: its id is derived from (team, channel, thread), so a
-follow-up in the thread, even after a restart or on another worker, gets the thread's
-earlier turns as history.
+A channel thread is one conversation (a DM is one too): its id is derived from (team,
+channel, thread), so a follow-up in the thread, even after a restart or on another worker,
+gets the thread's earlier turns as history.
 """
 
 from __future__ import annotations
@@ -66,8 +66,10 @@ class SlackBot:
             return
         if not self._first_delivery(body, request):
             return
+        # The whole DM is one conversation, threads in it too: a reply in a thread under an
+        # answer still follows on from it. Replies go where the question was.
         channel, root = event["channel"], event.get("thread_ts")
-        cid = thread_conversation_id(_team(body, event), channel, root or "dm")
+        cid = thread_conversation_id(_team(body, event), channel, "dm")
         question = plain_question(event.get("text", ""), context.bot_user_id)
         self._reply(client, channel, root, question, cid)
 
