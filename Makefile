@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 QUESTION ?= Which framework should a Python ML team deploying to AWS Lambda pick?
 
-.PHONY: demo test install system-deps lint unit eval bench ablation clean
+.PHONY: demo test install system-deps lint unit eval bench ablation slack clean
 
 demo: install  ## install, then answer a sample question on the embedded defaults
 	$(BIN)/stackguide ask "$(QUESTION)"
@@ -46,6 +46,9 @@ eval: install  ## the offline assistant against evals/thresholds.toml (own temp 
 
 ablation: install
 	$(BIN)/stackguide eval --ablation --report evals/reports/ablation.json
+
+slack: install  ## the Slack bot over Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)
+	$(BIN)/stackguide slack
 
 bench: install
 	$(BIN)/python bench/query_latency.py

@@ -250,8 +250,11 @@ if __name__ == "__main__":
 
 def _register() -> None:
     from assistant.evaluation.command import eval_command
+    from assistant.slack.commands import feedback_group, slack_command
 
     cli.add_command(eval_command)
+    cli.add_command(slack_command)
+    cli.add_command(feedback_group)
 
 
 _register()

@@ -119,6 +119,18 @@ class ConversationStore:
             conn.execute(insert(TurnRow.__table__), _turn_rows(cid, question, answer))
         return cid
 
+    def ensure(self, cid: str) -> None:
+        """Conversation `cid` exists afterwards: for ids an edge derives (a Slack thread's)."""
+        _check_id(cid)
+        try:
+            with self._tx() as s:
+                if s.get(ConversationRow, cid) is None:
+                    s.add(ConversationRow(id=cid))
+        except BackendUnavailable as exc:
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
+            # another worker created it at the same moment: it exists, which is all we need
+
     def get(self, cid: str) -> Conversation:
         _check_id(cid)
         with self._tx() as s:
@@ -166,8 +178,8 @@ class ConversationStore:
         with self._tx() as s:
             rows = s.scalars(select(FeedbackRow).order_by(FeedbackRow.id)).all()
             return [
-                {"question": r.question, "answer": r.answer, "vote": r.vote, "user": r.user,
-                 "source": r.source, "created_at": r.created_at.isoformat()}
+                {"id": r.id, "question": r.question, "answer": r.answer, "vote": r.vote,
+                 "user": r.user, "source": r.source, "created_at": r.created_at.isoformat()}
                 for r in rows
             ]  # fmt: skip
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -151,6 +151,32 @@ class Settings(BaseSettings):
         None, description="OTLP/HTTP endpoint for OpenTelemetry traces (optional extra `otel`)."
     )
 
+    # Slack: the names Slack's own docs use are accepted too (SLACK_BOT_TOKEN, …).
+    slack_bot_token: str | None = Field(
+        None,
+        validation_alias=AliasChoices("STACKGUIDE_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"),
+        description="Bot token (xoxb-…) of the Slack app; with SLACK_SIGNING_SECRET it mounts "
+        "/slack/* on the web service, with SLACK_APP_TOKEN it runs `stackguide slack`.",
+    )
+    slack_signing_secret: str | None = Field(
+        None,
+        validation_alias=AliasChoices("STACKGUIDE_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET"),
+        description="Signing secret of the Slack app: requests to /slack/* must be signed "
+        "with it (HTTP mode).",
+    )
+    slack_app_token: str | None = Field(
+        None,
+        validation_alias=AliasChoices("STACKGUIDE_SLACK_APP_TOKEN", "SLACK_APP_TOKEN"),
+        description="App-level token (xapp-…, scope connections:write) for Socket Mode.",
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/",
+        description="Base URL of the Slack Web API (an enterprise proxy, or a test server).",
+    )
+    slack_command: str = Field(
+        "/stackguide", description="The slash command the bot answers (as in the app manifest)."
+    )
+
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
     def _comma_list(cls, v: object) -> object:
@@ -166,10 +192,15 @@ class Settings(BaseSettings):
             raise ValueError("API keys must be at least 16 characters and not placeholders")
         return v
 
-    @field_validator("chroma_url")
+    @field_validator("chroma_url", "slack_bot_token", "slack_signing_secret", "slack_app_token")
     @classmethod
     def _blank_is_none(cls, v: str | None) -> str | None:
         return v or None
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, v: str) -> str:
+        return v if v.endswith("/") else v + "/"  # slack_sdk appends method names to it
 
     @property
     def models_dir(self) -> Path:
@@ -183,6 +214,11 @@ class Settings(BaseSettings):
         base = self.llm_base_url or os.environ.get("OPENAI_BASE_URL") or None
         key = self.llm_api_key or os.environ.get("OPENAI_API_KEY") or None
         return base, self.llm_model, key
+
+    @property
+    def slack_http(self) -> bool:
+        """Slack's Events API over HTTP is on: a bot token and a signing secret are set."""
+        return bool(self.slack_bot_token and self.slack_signing_secret)
 
     @property
     def database(self) -> str:

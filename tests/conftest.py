@@ -21,6 +21,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 
 _real_connect = socket.socket.connect
+OTHER_SETTINGS = ("OPENAI_API_KEY", "OPENAI_BASE_URL")  # read besides STACKGUIDE_*/SLACK_*
 
 
 def _loopback_only(self: socket.socket, address) -> None:
@@ -38,7 +39,7 @@ def _loopback_only(self: socket.socket, address) -> None:
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
-        if key.startswith("STACKGUIDE_") or key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        if key.startswith(("STACKGUIDE_", "SLACK_")) or key in OTHER_SETTINGS:
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
 

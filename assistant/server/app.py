@@ -60,6 +60,10 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.include_router(routes_ask.router)
     app.include_router(routes_openai.router)
     app.include_router(routes_ops.router)
+    if settings.slack_http:  # Slack's Events API, slash command and buttons at /slack/*
+        from assistant.slack.app import mount as mount_slack
+
+        mount_slack(app, settings, app.state.assistant)
 
     @app.exception_handler(StackGuideError)
     async def _stackguide_error(request: Request, exc: StackGuideError) -> JSONResponse:
