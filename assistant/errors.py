@@ -34,3 +34,9 @@ class BackendUnavailable(StackGuideError):
 
 class NotFound(StackGuideError):
     """An id (conversation) that does not exist (HTTP 404)."""
+
+
+class LLMError(BackendUnavailable):
+    """The LLM endpoint failed: unreachable, timed out, rate-limited or 5xx after the
+    retries, or a reply that is not a usable completion. The service falls back to the
+    extractive answer (or, with `llm_fallback=error`, lets it through: HTTP 503, exit 1)."""
