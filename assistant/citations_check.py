@@ -5,7 +5,7 @@
 - a sentence that states something without a valid citation, or an answer with no valid
   citation at all, fails the check: the caller must not return it as written.
 
-"States something" is a heuristic: four or more words, not a heading, not a question,
+"States something" is a heuristic: three or more words, not a heading, not a question,
 not a lead-in ending with a colon, not a remark that the sources don't cover something.
 """
 
@@ -32,7 +32,7 @@ _ABOUT_SOURCES = re.compile(
     )""",
     re.I | re.X,
 )
-MIN_CLAIM_WORDS = 4
+MIN_CLAIM_WORDS = 3
 
 
 @dataclass

@@ -63,7 +63,8 @@ def run_agent(
             call["id"] = call.get("id") or f"call_{len(steps)}_{i}"
         messages.append(
             AIMessage(
-                content=reply.content,
+                # Not empty: LangChain sends "" as null, which llama.cpp's server rejects.
+                content=reply.content or " ",
                 tool_calls=reply.tool_calls,
                 invalid_tool_calls=reply.invalid_tool_calls,
             )

@@ -22,7 +22,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -60,6 +60,7 @@ class StepLog:
 
     calls: int = 0
     retries: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class ModelStep:
@@ -72,6 +73,7 @@ class ModelStep:
         retry_after_max_s: float,
         budget: Budget,
         hold: str = "",
+        stream_tools: bool = True,
     ) -> None:
         self.llm = llm
         self.timeout_s = timeout_s
@@ -79,7 +81,9 @@ class ModelStep:
         self.retry_after_max_s = retry_after_max_s
         self.budget = budget
         self.hold = hold  # a reply starting with this is never streamed (the refusal mark)
+        self.stream_tools = stream_tools  # False: steps that offer tools are not streamed
         self.log = StepLog()
+        self._streamed = False  # text already yielded in this attempt: it cannot be retried
 
     def __call__(
         self, messages: Sequence[BaseMessage], tools: Sequence[BaseTool] | None = None
@@ -93,34 +97,27 @@ class ModelStep:
             if left <= 0:
                 raise LLMError(f"no answer from the LLM within {self.budget.seconds:g} s")
             self.log.calls += 1
-            streamed = False
+            self._streamed = False
             try:
                 runnable = self.llm.bind_tools(tools, tool_choice="auto") if tools else self.llm
-                message: AIMessageChunk | None = None
-                held, calling, flowing = "", False, False
-                chunks = runnable.stream(list(messages), timeout=min(self.timeout_s, left))
-                try:
-                    for chunk in chunks:
-                        message = chunk if message is None else message + chunk
-                        calling = calling or bool(chunk.tool_call_chunks)
-                        text = str(chunk.text)
-                        if text and not calling:
-                            if flowing:
-                                streamed = True
-                                yield text
-                            else:
-                                held += text
-                                if len(held) >= HOLD_CHARS and not self._held_back(held):
-                                    flowing = streamed = True
-                                    yield held
-                        if self.budget.left <= 0:
-                            raise LLMError(
-                                f"the LLM was still writing after {self.budget.seconds:g} s"
-                            )
-                finally:
-                    chunks.close()
-                if held and not flowing and not calling and not self._held_back(held):
-                    yield held
+                timeout = min(self.timeout_s, left)
+                if tools and not self.stream_tools:
+                    return (yield from self._whole_reply(runnable, messages, timeout))
+                message = yield from self._streamed_reply(runnable, messages, timeout)
+                if message is None and tools:
+                    # Not even a first chunk: llama.cpp's chatml-function-calling cannot
+                    # stream a reply that may call tools. Ask again, unstreamed, and keep
+                    # tool steps unstreamed from now on.
+                    self.stream_tools = False
+                    self.log.notes.append(
+                        "the endpoint sent nothing to a streamed request "
+                        "with tools: tool steps are not streamed"
+                    )
+                    self.log.calls += 1
+                    if self.budget.left <= 0:
+                        raise LLMError(f"no answer from the LLM within {self.budget.seconds:g} s")
+                    timeout = min(self.timeout_s, self.budget.left)
+                    return (yield from self._whole_reply(runnable, messages, timeout))
                 return _whole(message)
             except LLMError:
                 raise
@@ -142,7 +139,7 @@ class ModelStep:
             ) as exc:
                 why = _describe(exc)
                 wait = self._wait(exc, attempt)
-                if streamed or attempt >= self.max_retries or wait is None:
+                if self._streamed or attempt >= self.max_retries or wait is None:
                     tries = f" after {attempt + 1} attempts" if attempt else ""
                     raise LLMError(f"{why}{tries}") from exc
                 self.log.retries.append(f"{why}; retrying in {wait:.2f} s")
@@ -157,6 +154,44 @@ class ModelStep:
                 # garbage: nothing to retry, nothing to show.
                 log.warning("malformed LLM reply: %r", exc, exc_info=True)
                 raise LLMError(f"the LLM sent a malformed reply ({_brief(exc)})") from exc
+
+    def _streamed_reply(
+        self, runnable, messages: Sequence[BaseMessage], timeout: float
+    ) -> Generator[str, None, AIMessageChunk | None]:
+        message: AIMessageChunk | None = None
+        held, calling, flowing = "", False, False
+        chunks = runnable.stream(list(messages), timeout=timeout)
+        try:
+            for chunk in _until_empty(chunks):
+                message = chunk if message is None else message + chunk
+                calling = calling or bool(chunk.tool_call_chunks)
+                text = str(chunk.text)
+                if text and not calling:
+                    if flowing:
+                        self._streamed = True
+                        yield text
+                    else:
+                        held += text
+                        if len(held) >= HOLD_CHARS and not self._held_back(held):
+                            flowing = self._streamed = True
+                            yield held
+                if self.budget.left <= 0:
+                    raise LLMError(f"the LLM was still writing after {self.budget.seconds:g} s")
+        finally:
+            chunks.close()
+        if held and not flowing and not calling and not self._held_back(held):
+            yield held
+        return message
+
+    def _whole_reply(
+        self, runnable, messages: Sequence[BaseMessage], timeout: float
+    ) -> Generator[str, None, AIMessage]:
+        message = _whole(runnable.invoke(list(messages), timeout=timeout))
+        text = str(message.text)
+        if text and not message.tool_calls and not self._held_back(text):
+            self._streamed = True
+            yield text
+        return message
 
     def _held_back(self, text: str) -> bool:
         start = text.lstrip()
@@ -173,7 +208,20 @@ class ModelStep:
         return wait if wait < self.budget.left - 0.5 else None
 
 
-def _whole(message: AIMessageChunk | None) -> AIMessage:
+def _until_empty(chunks: Iterator[AIMessageChunk]) -> Iterator[AIMessageChunk]:
+    """The chunks; a stream that ends before its first chunk is just empty (LangChain
+    raises a ValueError for it)."""
+    first = True
+    try:
+        for chunk in chunks:
+            first = False
+            yield chunk
+    except ValueError:
+        if not first:
+            raise
+
+
+def _whole(message: AIMessage | None) -> AIMessage:
     if message is None:
         return AIMessage(content="")
     content = message.content if isinstance(message.content, str) else message.text

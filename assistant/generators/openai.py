@@ -81,6 +81,7 @@ class OpenAIGenerator(Generator):
         self.fallback = fallback
         self.llm = chat_model(settings)
         self.model = settings.llm_model
+        self._stream_tools = True  # until the endpoint shows it cannot (see ModelStep)
 
     def _step(self, budget: Budget, retries: int | None = None) -> ModelStep:
         s = self.settings
@@ -91,6 +92,7 @@ class OpenAIGenerator(Generator):
             retry_after_max_s=s.llm_retry_after_max_s,
             budget=budget,
             hold=REFUSAL_MARK,
+            stream_tools=self._stream_tools,
         )
 
     def generate(self, evidence: Evidence) -> Draft:
@@ -148,10 +150,12 @@ class OpenAIGenerator(Generator):
                 trace["tools"] = str(exc)
                 run = yield from run_agent(step, messages(False), None, 0, answer_now)
         except LLMError as exc:
+            self._stream_tools = step.stream_tools
             trace.update(self._calls(step, t0), passages=passages.used(), error=str(exc))
             if s.llm_fallback == "error":
                 raise
             return self._fall_back(evidence, str(exc), trace)
+        self._stream_tools = step.stream_tools
         trace.update(self._calls(step, t0), steps=run.steps, passages=passages.used())
         trace["draft"] = run.text
         text = run.text.strip()
@@ -178,6 +182,7 @@ class OpenAIGenerator(Generator):
         return {
             "calls": step.log.calls,
             "retries": step.log.retries,
+            **({"notes": step.log.notes} if step.log.notes else {}),
             "ms": round((time.perf_counter() - t0) * 1000, 1),
         }
 
