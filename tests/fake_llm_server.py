@@ -81,6 +81,7 @@ class FakeLLMServer:
         self.respond = respond
         self.prompts: list[str] = []
         self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []
         self.stopping = threading.Event()
         outer = self
 
@@ -93,6 +94,7 @@ class FakeLLMServer:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append(body)
+                outer.headers.append({k.lower(): v for k, v in self.headers.items()})
                 outer.prompts.append(last_text(body))
                 # The client may give up first (a timeout test): then there is no one to send to.
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):

@@ -149,9 +149,17 @@ class ModelStep:
             except openai.APIStatusError as exc:
                 why = f"the LLM endpoint answered {exc.status_code}: {_brief(exc)}"
                 raise LLMError(why) from exc
-            except (openai.APIError, ValidationError, ValueError, KeyError, TypeError) as exc:
+            except (
+                openai.APIError,
+                ValidationError,
+                ValueError,
+                KeyError,
+                IndexError,
+                TypeError,
+                AttributeError,
+            ) as exc:
                 # APIResponseValidationError, JSON that is not a completion, a stream of
-                # garbage: nothing to retry, nothing to show.
+                # garbage (the parsers fail in many ways): nothing to retry, nothing to show.
                 log.warning("malformed LLM reply: %r", exc, exc_info=True)
                 raise LLMError(f"the LLM sent a malformed reply ({_brief(exc)})") from exc
 
