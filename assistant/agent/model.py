@@ -92,6 +92,7 @@ class ModelStep:
         import openai
 
         attempt = 0
+        stale = False
         while True:
             left = self.budget.left
             if left <= 0:
@@ -113,11 +114,8 @@ class ModelStep:
                         "the endpoint sent nothing to a streamed request "
                         "with tools: tool steps are not streamed"
                     )
-                    self.log.calls += 1
-                    if self.budget.left <= 0:
-                        raise LLMError(f"no answer from the LLM within {self.budget.seconds:g} s")
-                    timeout = min(self.timeout_s, self.budget.left)
-                    return (yield from self._whole_reply(runnable, messages, timeout))
+                    stale = True  # and it may have dropped the connection it failed on
+                    continue
                 return _whole(message)
             except LLMError:
                 raise
@@ -137,6 +135,9 @@ class ModelStep:
                 httpx.TimeoutException,  # a stall mid-stream is not wrapped by the SDK
                 httpx.TransportError,
             ) as exc:
+                if stale and not self._streamed and _dropped(exc):
+                    stale = False  # a pooled connection the server closed: reconnect once
+                    continue
                 why = _describe(exc)
                 wait = self._wait(exc, attempt)
                 if self._streamed or attempt >= self.max_retries or wait is None:
@@ -238,6 +239,14 @@ def _whole(message: AIMessage | None) -> AIMessage:
         tool_calls=message.tool_calls,
         invalid_tool_calls=message.invalid_tool_calls,
         response_metadata=message.response_metadata,
+    )
+
+
+def _dropped(exc: Exception) -> bool:
+    import openai
+
+    return isinstance(exc, openai.APIConnectionError | httpx.TransportError) and not isinstance(
+        exc, openai.APITimeoutError | httpx.TimeoutException
     )
 
 
