@@ -224,7 +224,9 @@ def test_http_answers_degraded_by_default(make, tmp_path) -> None:
         completion = client.post(
             "/v1/chat/completions", json={"messages": [{"role": "user", "content": HONO}]}
         ).json()
+        metrics = client.get("/metrics").text
     assert data["degraded"] and "500" in data["degraded_reason"] and data["citations"]
+    assert "stackguide_answers_degraded_total 2.0" in metrics
     assert completion["stackguide"]["degraded"] and "Sources:" in completion["choices"][0][
         "message"]["content"]  # fmt: skip
 

@@ -38,7 +38,7 @@ def ask(body: AskRequest, assistant: AssistantDep, metrics: MetricsDep, _: JsonB
     answer = assistant.chat(
         body.question, body.conversation_id, backend=body.backend, trace=body.trace
     )
-    metrics.observe_answer(answer.timings_ms, answer.refused)
+    metrics.observe_answer(answer.timings_ms, answer.refused, answer.degraded)
     annotate(answer)
     return _public(answer, body.trace)
 
@@ -64,7 +64,7 @@ def ask_stream(
                 body.question, body.conversation_id, backend=body.backend, trace=body.trace
             ):
                 if kind == "done":
-                    metrics.observe_answer(data["timings_ms"], data["refused"])
+                    metrics.observe_answer(data["timings_ms"], data["refused"], data["degraded"])
                     if not body.trace:
                         data = {k: v for k, v in data.items() if k != "trace"}
                 yield event(kind, data)
