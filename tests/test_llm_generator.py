@@ -302,3 +302,23 @@ def test_the_whole_answer_is_bounded_by_the_agent_timeout(make) -> None:
         answer = make(server.url, agent_timeout_s=1.0).ask(HONO)
         elapsed = time.monotonic() - t
     assert elapsed < 4 and answer.degraded and "still writing after 1 s" in answer.degraded_reason
+
+
+def test_a_failing_tool_costs_a_step_not_the_answer(make, monkeypatch) -> None:
+    from assistant.agent.corpus import Corpus
+
+    def broken(self, query: str, k: int):
+        raise RuntimeError("store down")
+
+    monkeypatch.setattr(Corpus, "search", broken)
+
+    def respond(body: dict):
+        if body.get("tools") and not any(m["role"] == "tool" for m in body["messages"]):
+            return ToolCalls([("search", json.dumps({"query": "Hono"}))])
+        return Text("Hono is edge-first [1].")
+
+    with FakeLLMServer(respond=respond) as server:
+        answer = make(server.url).ask(HONO, trace=True)
+    call = answer.trace["generation"]["steps"][0]["tool_calls"][0]
+    assert not call["ok"] and call["error"] == "search failed: RuntimeError"
+    assert not answer.degraded and answer.backend == "openai"

@@ -8,6 +8,7 @@ flood the context.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from langchain_core.tools import BaseTool, StructuredTool
@@ -16,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from assistant.agent.corpus import Corpus
 from assistant.agent.passages import Passages
 
+log = logging.getLogger(__name__)
 SEARCH_K = 4
 MAX_RESULT_CHARS = 4000
 MAX_LISTED_SECTIONS = 60
@@ -101,6 +103,9 @@ class CorpusTools:
         except ValidationError as exc:
             problems = "; ".join(f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors())
             return f"Bad arguments for {name}: {problems}", False
+        except Exception as exc:  # a failing tool costs the model a step, not the answer
+            log.exception("tool %s failed", name)
+            return f"{name} failed: {type(exc).__name__}", False
 
 
 def _where(loc: tuple) -> str:
