@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from assistant.errors import InvalidQuestion, StackGuideError
+from assistant.errors import BackendNotConfigured, InvalidQuestion, StackGuideError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -34,7 +34,8 @@ def _assistant(ctx: click.Context):
 
 def _fail(exc: StackGuideError) -> click.ClickException:
     err = click.ClickException(str(exc))
-    err.exit_code = EXIT_USAGE if isinstance(exc, InvalidQuestion) else EXIT_FAILED
+    usage = isinstance(exc, InvalidQuestion | BackendNotConfigured)
+    err.exit_code = EXIT_USAGE if usage else EXIT_FAILED
     return err
 
 
@@ -223,8 +224,9 @@ def _print_sources(answer) -> None:
 
 
 @cli.command()
+@click.option("--backend", type=BACKENDS, default=None, help="Answer backend (as for ask).")
 @click.pass_context
-def chat(ctx: click.Context) -> None:
+def chat(ctx: click.Context, backend: str | None) -> None:
     """An interactive session that keeps context for follow-ups (/new resets, /quit ends)."""
     from assistant.models import Turn
 
@@ -249,7 +251,7 @@ def chat(ctx: click.Context) -> None:
         if not line:
             continue
         try:
-            answer = _stream_answer(assistant.events(line, history))
+            answer = _stream_answer(assistant.events(line, history, backend=backend))
         except StackGuideError as exc:
             click.echo(f"Error: {exc}", err=True)
             continue

@@ -28,6 +28,11 @@ class IngestError(StackGuideError):
         self.reason = reason
 
 
+class BackendNotConfigured(StackGuideError):
+    """A request asked for an answer backend this installation has not set up, e.g.
+    `openai` without an LLM endpoint (HTTP 422, CLI exit 2)."""
+
+
 class BackendUnavailable(StackGuideError):
     """A backend (LLM endpoint, Chroma server) could not be reached."""
 

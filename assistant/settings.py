@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -192,6 +192,16 @@ class Settings(BaseSettings):
         if weak:
             raise ValueError("API keys must be at least 16 characters and not placeholders")
         return v
+
+    @model_validator(mode="after")
+    def _llm_for_openai(self) -> Settings:
+        # Fail at startup, not on every request, when the default backend cannot work.
+        if self.backend == "openai" and not self.llm_configured():
+            raise ValueError(
+                "STACKGUIDE_BACKEND=openai needs STACKGUIDE_LLM_MODEL and an endpoint "
+                "(STACKGUIDE_LLM_BASE_URL / OPENAI_BASE_URL, or OPENAI_API_KEY)"
+            )
+        return self
 
     @field_validator("chroma_url")
     @classmethod

@@ -46,11 +46,12 @@ def test_api_backend_per_request_and_trace_on_demand(client_for) -> None:
     assert offline["backend"] == "extractive" and len(server.requests) == 2
 
 
-def test_api_openai_backend_without_an_llm_is_503(client) -> None:
+def test_api_openai_backend_without_an_llm_is_422(client) -> None:
     r = client.post("/v1/ask", json={"question": HONO, "backend": "openai"})
-    assert r.status_code == 503 and "STACKGUIDE_LLM_MODEL" in r.json()["error"]["message"]
+    assert r.status_code == 422 and "STACKGUIDE_LLM_MODEL" in r.json()["error"]["message"]
+    assert r.json()["error"]["type"] == "BackendNotConfigured"
     r = client.post("/v1/ask/stream", json={"question": HONO, "backend": "openai"})
-    assert r.status_code == 503  # before any event
+    assert r.status_code == 422  # before any event
     r = client.post("/v1/ask", json={"question": HONO, "backend": "gpt"})
     assert r.status_code == 422
 
@@ -120,13 +121,13 @@ def test_openai_compatible_route_returns_only_checked_text(client_for) -> None:
 
 @pytest.fixture
 def run(corpus_assistant, model_cache):
-    def invoke(url: str, *args: str, **env: str):
+    def invoke(url: str, *args: str, input: str | None = None, **env: str):
         env = {
             "STACKGUIDE_MODEL_CACHE_DIR": str(model_cache), "STACKGUIDE_LLM_BASE_URL": url,
             "STACKGUIDE_LLM_MODEL": "fake", "STACKGUIDE_LLM_MAX_RETRIES": "0", **env,
         }  # fmt: skip
         data_dir = str(corpus_assistant.settings.data_dir)
-        return CliRunner().invoke(cli, ["--data-dir", data_dir, *args], env=env)
+        return CliRunner().invoke(cli, ["--data-dir", data_dir, *args], env=env, input=input)
 
     return invoke
 
@@ -159,9 +160,12 @@ def test_cli_json_and_trace(run) -> None:
     assert traced["trace"]["generation"]["passages"][0]["via"] == "retrieved"
 
 
-def test_cli_rejects_an_unknown_backend(run) -> None:
+def test_cli_rejects_an_unknown_or_unconfigured_backend(run) -> None:
     result = run("http://127.0.0.1:9/v1", "ask", "--backend", "gpt", HONO)
     assert result.exit_code == 2 and "gpt" in result.output
+    result = run("http://127.0.0.1:9/v1", "ask", "--backend", "openai", HONO,
+                 STACKGUIDE_LLM_MODEL="")  # fmt: skip
+    assert result.exit_code == 2 and "needs STACKGUIDE_LLM_MODEL" in result.output
 
 
 # -- eval -------------------------------------------------------------------------------------
@@ -226,3 +230,18 @@ def test_eval_runs_the_suite_against_the_llm_with_the_judge(run, tmp_path) -> No
     assert overall["judge_faithfulness"] == 1.0 and overall["judge_relevancy"] > 0.9
     assert overall["degraded_rate"] == 0.0
     assert "faithful" in result.output and "degraded" in result.output
+
+
+def test_cli_chat_streams_llm_answers_with_follow_ups(run) -> None:
+    def respond(body: dict) -> Text:
+        if "Standalone question:" in body["messages"][-1]["content"]:
+            return Text("Which TypeScript framework fits Bun?")
+        return Text(CITED)
+
+    with FakeLLMServer(respond=respond) as server:
+        result = run(server.url, "chat", "--backend", "openai",
+                     input="Which TypeScript framework fits edge runtimes?\nand for Bun?\n/quit\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.count(CITED) == 2 and result.output.count("Sources") == 2
+    assert len(server.requests) == 3  # answer, rewrite of the follow-up, answer
+    assert "Which TypeScript framework fits Bun?" in server.requests[2]["messages"][1]["content"]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from assistant.errors import BackendUnavailable
+from assistant.errors import BackendNotConfigured
 from assistant.settings import Settings
 from tests.fake_llm_server import FakeLLMServer, Text, ToolCalls
 from tests.helpers.llm import assert_citations_resolve, llm_assistant
@@ -242,9 +242,16 @@ def test_auto_is_extractive_without_an_llm(corpus_assistant) -> None:
     assert corpus_assistant.ask(HONO).backend == "extractive"
 
 
-def test_asking_for_openai_without_an_endpoint_is_backend_unavailable(corpus_assistant) -> None:
-    with pytest.raises(BackendUnavailable, match="STACKGUIDE_LLM_MODEL"):
+def test_asking_for_openai_without_an_endpoint_is_not_configured(corpus_assistant) -> None:
+    with pytest.raises(BackendNotConfigured, match="STACKGUIDE_LLM_MODEL"):
         corpus_assistant.ask(HONO, backend="openai")
+
+
+def test_openai_as_the_default_backend_without_an_llm_fails_at_startup() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="STACKGUIDE_BACKEND=openai needs"):
+        Settings(backend="openai")
 
 
 def test_llm_settings_fall_back_to_the_openai_variables(monkeypatch) -> None:

@@ -23,7 +23,7 @@ from assistant.agent.model import Budget, ModelStep, ToolsRejected
 from assistant.agent.passages import SNIPPET_CHARS, Passage, Passages
 from assistant.agent.tools import CorpusTools
 from assistant.citations_check import check_citations
-from assistant.errors import BackendUnavailable, ConfigError, LLMError
+from assistant.errors import BackendNotConfigured, ConfigError, LLMError
 from assistant.generators.base import Draft, Evidence, Generator
 from assistant.models import Citation, Turn
 from assistant.prompts import Prompts
@@ -72,7 +72,7 @@ class OpenAIGenerator(Generator):
 
     def __init__(self, settings: Settings, prompts: Prompts, fallback: Generator) -> None:
         if not settings.llm_configured():
-            raise BackendUnavailable(
+            raise BackendNotConfigured(
                 "the openai backend needs STACKGUIDE_LLM_MODEL and an endpoint "
                 "(STACKGUIDE_LLM_BASE_URL / OPENAI_BASE_URL, or OPENAI_API_KEY)"
             )
