@@ -247,3 +247,12 @@ def test_cli_exit_code_and_message(corpus_assistant, model_cache) -> None:
     assert degraded.exit_code == 0
     data = json.loads(degraded.output)
     assert data["degraded"] and data["backend"] == "extractive" and data["citations"]
+
+
+def test_a_stream_that_stalls_mid_way_times_out(make) -> None:
+    # Headers and a first chunk, then silence longer than the timeout: a read timeout
+    # raised by the HTTP client itself while iterating, not wrapped by the SDK.
+    with FakeLLMServer(respond=lambda body: Drip(interval_s=10)) as server:
+        answer, took = timed(lambda: make(server.url, llm_timeout_s=1).ask(HONO))
+    assert_degraded(answer, "timed out")
+    assert took < 5

@@ -18,6 +18,7 @@ an OpenAI-compatible endpoint becomes an `LLMError` with a reason fit for the us
 from __future__ import annotations
 
 import email.utils
+import importlib
 import json
 import logging
 import random
@@ -25,7 +26,6 @@ import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 
-import httpx
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.tools import BaseTool
 from pydantic import ValidationError
@@ -36,6 +36,21 @@ log = logging.getLogger(__name__)
 BACKOFF_S = 0.5
 BACKOFF_MAX_S = 8.0
 HOLD_CHARS = 16  # held back before streaming: long enough to recognise the refusal mark
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """The HTTP client's own network errors (timeouts included), which can escape the SDK
+    mid-stream: httpx's for openai 1.x–2.x, httpx2's for openai 3.x."""
+    found = []
+    for name in ("httpx", "httpx2"):
+        try:
+            found.append(importlib.import_module(name).TransportError)
+        except ImportError:
+            continue
+    return tuple(found)
+
+
+TRANSPORT_ERRORS = _transport_errors()
 
 
 class ToolsRejected(LLMError):
@@ -132,8 +147,7 @@ class ModelStep:
                 openai.RateLimitError,
                 openai.InternalServerError,
                 openai.APIConnectionError,  # includes APITimeoutError
-                httpx.TimeoutException,  # a stall mid-stream is not wrapped by the SDK
-                httpx.TransportError,
+                *TRANSPORT_ERRORS,  # a stall mid-stream may not be wrapped by the SDK
             ) as exc:
                 if stale and not self._streamed and _dropped(exc):
                     stale = False  # a pooled connection the server closed: reconnect once
@@ -245,9 +259,14 @@ def _whole(message: AIMessage | None) -> AIMessage:
 def _dropped(exc: Exception) -> bool:
     import openai
 
-    return isinstance(exc, openai.APIConnectionError | httpx.TransportError) and not isinstance(
-        exc, openai.APITimeoutError | httpx.TimeoutException
-    )
+    dropped = isinstance(exc, (openai.APIConnectionError, *TRANSPORT_ERRORS))
+    return dropped and not _timed_out(exc)
+
+
+def _timed_out(exc: Exception) -> bool:
+    import openai
+
+    return isinstance(exc, openai.APITimeoutError) or "Timeout" in type(exc).__name__
 
 
 def _retry_after(exc: Exception) -> float | None:
@@ -277,7 +296,7 @@ def _describe(exc: Exception) -> str:
         return "the LLM endpoint is rate-limiting (429)"
     if isinstance(exc, openai.InternalServerError):
         return f"the LLM endpoint failed ({exc.status_code})"
-    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+    if _timed_out(exc):
         return "the LLM endpoint timed out"
     return f"the LLM endpoint could not be reached ({_brief(exc)})"
 
