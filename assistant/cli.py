@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from assistant.errors import InvalidQuestion, StackGuideError
+from assistant.errors import BackendNotConfigured, InvalidQuestion, StackGuideError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -34,7 +34,8 @@ def _assistant(ctx: click.Context):
 
 def _fail(exc: StackGuideError) -> click.ClickException:
     err = click.ClickException(str(exc))
-    err.exit_code = EXIT_USAGE if isinstance(exc, InvalidQuestion) else EXIT_FAILED
+    usage = isinstance(exc, InvalidQuestion | BackendNotConfigured)
+    err.exit_code = EXIT_USAGE if usage else EXIT_FAILED
     return err
 
 
@@ -107,20 +108,34 @@ def _stderr_console():
     return Console(stderr=True)
 
 
+BACKENDS = click.Choice(["auto", "extractive", "openai"])
+
+
 @cli.command()
 @click.argument("question", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
-@click.option("--backend", default=None, help="Answer backend (auto, extractive).")
+@click.option(
+    "--backend",
+    type=BACKENDS,
+    default=None,
+    help="Answer backend: openai (an OpenAI-compatible LLM), extractive (offline), or auto "
+    "(openai when STACKGUIDE_LLM_MODEL is configured) [env STACKGUIDE_BACKEND].",
+)
 @click.option("--retriever", type=click.Choice(["hybrid", "dense", "bm25"]), default=None)
 @click.option("-k", "--top-k", type=int, default=None, help="Chunks the answer may draw on.")
+@click.option("--trace", is_flag=True, help="With --json: add retrieval, gate and agent steps.")
 @click.pass_context
 def ask(ctx: click.Context, question: str | None, as_json: bool, **options: object) -> None:
-    """Answer QUESTION; with no QUESTION and piped input, answer one question per line."""
+    """Answer QUESTION; with no QUESTION and piped input, answer one question per line.
+
+    An LLM answer is printed as it is written, then checked: if the check changes it,
+    the checked answer follows."""
     assistant = _assistant(ctx)
     kwargs = {
         "backend": options["backend"],
         "retriever": options["retriever"],
         "k": options["top_k"],
+        "trace": bool(options["trace"]),
     }
     if question is None:
         if sys.stdin.isatty():
@@ -141,10 +156,45 @@ def ask(ctx: click.Context, question: str | None, as_json: bool, **options: obje
             ctx.exit(EXIT_USAGE)
         return
     try:
-        answer = assistant.ask(question, **kwargs)
+        if as_json:
+            _print_answer(assistant.ask(question, **kwargs), as_json=True)
+        else:
+            _stream_answer(assistant.events(question, **kwargs))
     except StackGuideError as exc:
         raise _fail(exc) from exc
-    _print_answer(answer, as_json)
+
+
+def _stream_answer(events):
+    """Print the answer's text as it comes, then what the check made of it, then sources."""
+    streamed: list[str] = []
+    try:
+        while True:
+            kind, data = next(events)
+            if kind == "delta":
+                streamed.append(data)
+                click.echo(data, nl=False)
+                sys.stdout.flush()
+    except StopIteration as done:
+        answer = done.value
+    except StackGuideError:
+        if streamed:
+            click.echo("")
+        raise
+    text = "".join(streamed)
+    if text != answer.answer:
+        if text:
+            note = (
+                f"[replaced: {answer.degraded_reason}]"
+                if answer.degraded
+                else f"[checked: unknown citations removed {answer.citations_removed}]"
+            )
+            click.echo("\n\n" + click.style(note, fg="yellow"))
+        click.echo(answer.answer, nl=False)
+    elif answer.degraded:
+        click.echo("\n\n" + click.style(f"[degraded: {answer.degraded_reason}]", fg="yellow"))
+    click.echo("")
+    _print_sources(answer)
+    return answer
 
 
 def _print_error(question: str, exc: StackGuideError, as_json: bool) -> None:
@@ -159,6 +209,12 @@ def _print_answer(answer, as_json: bool) -> None:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
     click.echo(answer.answer)
+    if answer.degraded:
+        click.echo(click.style(f"[degraded: {answer.degraded_reason}]", fg="yellow"))
+    _print_sources(answer)
+
+
+def _print_sources(answer) -> None:
     if answer.citations:
         click.echo("\n" + click.style("Sources", bold=True))
         for c in answer.citations:
@@ -168,8 +224,9 @@ def _print_answer(answer, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--backend", type=BACKENDS, default=None, help="Answer backend (as for ask).")
 @click.pass_context
-def chat(ctx: click.Context) -> None:
+def chat(ctx: click.Context, backend: str | None) -> None:
     """An interactive session that keeps context for follow-ups (/new resets, /quit ends)."""
     from assistant.models import Turn
 
@@ -194,11 +251,10 @@ def chat(ctx: click.Context) -> None:
         if not line:
             continue
         try:
-            answer = assistant.ask(line, history)
+            answer = _stream_answer(assistant.events(line, history, backend=backend))
         except StackGuideError as exc:
             click.echo(f"Error: {exc}", err=True)
             continue
-        _print_answer(answer, as_json=False)
         asked = answer.standalone_question or line
         history += [Turn("user", asked), Turn("assistant", answer.answer)]
 

@@ -28,9 +28,20 @@ class IngestError(StackGuideError):
         self.reason = reason
 
 
+class BackendNotConfigured(StackGuideError):
+    """A request asked for an answer backend this installation has not set up, e.g.
+    `openai` without an LLM endpoint (HTTP 422, CLI exit 2)."""
+
+
 class BackendUnavailable(StackGuideError):
     """A backend (LLM endpoint, Chroma server) could not be reached."""
 
 
 class NotFound(StackGuideError):
     """An id (conversation) that does not exist (HTTP 404)."""
+
+
+class LLMError(BackendUnavailable):
+    """The LLM endpoint failed: unreachable, timed out, rate-limited or 5xx after the
+    retries, or a reply that is not a usable completion. The service falls back to the
+    extractive answer (or, with `llm_fallback=error`, lets it through: HTTP 503, exit 1)."""

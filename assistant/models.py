@@ -103,8 +103,13 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     related_sections: list[str] = field(default_factory=list)  # closest sections on refusal
     standalone_question: str | None = None  # the follow-up rewritten for retrieval
-    trace: dict[str, Any] | None = None  # retrieval and gate details, when asked for
+    trace: dict[str, Any] | None = None  # retrieval, gate, agent steps: when asked for
     conversation_id: str | None = None
+    # The LLM's answer could not be returned as written (it failed, or failed the citation
+    # check): this is the extractive answer instead, and why.
+    degraded: bool = False
+    degraded_reason: str | None = None
+    citations_removed: list[int] = field(default_factory=list)  # unknown [n] taken out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Generator as Stream
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -18,9 +19,9 @@ from assistant.conversation import Rewrite, rewrite
 from assistant.errors import ConfigError, IndexNotReady, InvalidQuestion
 from assistant.evidence import make_query, score_units
 from assistant.gate import assess, strip_injection
-from assistant.generators import Evidence, get_generator
+from assistant.generators import Draft, Evidence, Generator, get_generator, resolve_backend
 from assistant.lexical import LexicalIndex, generation_of
-from assistant.models import Answer, Turn
+from assistant.models import Answer, Hit, Turn
 from assistant.prompts import Prompts
 from assistant.retrieval import HybridRetriever, Mode, RecordCache
 from assistant.settings import Settings
@@ -38,6 +39,8 @@ class Assistant:
         self._lexical: LexicalIndex | None = None
         self._conversations = None
         self._records = RecordCache()
+        self._corpus = None  # what the agent's tools read; reset with the index
+        self._generators: dict[str, Generator] = {}
         self._lock = threading.RLock()  # backends open once, even under concurrent requests
 
     # -- lazily opened backends -------------------------------------------------------------
@@ -69,7 +72,7 @@ class Assistant:
             embedder=self._embedder,
             **kwargs,
         )
-        self._lexical = None  # reload: the index changed
+        self._lexical = self._corpus = None  # reload: the index changed
         return report
 
     @property
@@ -84,15 +87,9 @@ class Assistant:
 
     def chat(self, question: str, conversation_id: str | None = None, **options: object) -> Answer:
         """Answer within a stored conversation (a new one when no id is given)."""
-        store = self.conversations
-        if conversation_id is None:
-            answer = self.ask(question, **options)
-            answer.conversation_id = store.start(answer.question, answer)
-            return answer
-        history = store.get(conversation_id).history()
+        history = self._history(conversation_id)
         answer = self.ask(question, history, **options)
-        store.append(conversation_id, answer.question, answer)
-        answer.conversation_id = conversation_id
+        self._remember(answer, conversation_id)
         return answer
 
     def stream(
@@ -100,14 +97,38 @@ class Assistant:
     ) -> Iterator[tuple[str, Any]]:
         """Events for streaming edges: ("citations", [...]), ("delta", text)…, ("done", {...}).
 
-        The extractive answer exists whole before the first event; it is sent in pieces so
-        every edge streams the same way the LLM backend will.
+        The extractive answer exists whole before the first event; it is sent in pieces.
+        The LLM's text is sent as it is written: `citations` then lists the passages it may
+        cite, and `done` carries the checked answer, with `replaced: true` when that is not
+        the text streamed (unknown [n] removed, or the extractive answer instead).
         """
-        answer = self.chat(question, conversation_id, **options)
-        yield "citations", [asdict(c) for c in answer.citations]
-        for piece in re.findall(r"\S+\s*|\s+", answer.answer):
-            yield "delta", piece
-        yield "done", answer.to_dict()
+        history = self._history(conversation_id)
+        run = self.events(question, history, **options)
+        streamed: list[str] = []
+        while True:
+            try:
+                kind, data = next(run)
+            except StopIteration as done:
+                answer: Answer = done.value
+                break
+            if kind == "delta":
+                streamed.append(data)
+            yield kind, data
+        self._remember(answer, conversation_id)
+        yield "done", {**answer.to_dict(), "replaced": "".join(streamed) != answer.answer}
+
+    def _history(self, conversation_id: str | None) -> list[Turn]:
+        if conversation_id is None:
+            return []
+        return self.conversations.get(conversation_id).history()
+
+    def _remember(self, answer: Answer, conversation_id: str | None) -> None:
+        store = self.conversations
+        if conversation_id is None:
+            answer.conversation_id = store.start(answer.question, answer)
+        else:
+            store.append(conversation_id, answer.question, answer)
+            answer.conversation_id = conversation_id
 
     def reset_index(self) -> None:
         """Drop everything ingested (for `ingest --rebuild`)."""
@@ -115,7 +136,7 @@ class Assistant:
 
         reset_index(self.settings)
         self._store = None  # the collections are gone: reopen them
-        self._lexical = None
+        self._lexical = self._corpus = None
 
     def ready(self) -> LexicalIndex:
         """Load the index, ingesting the bundled corpus first if nothing was ingested."""
@@ -165,7 +186,23 @@ class Assistant:
             )
         return question
 
-    def ask(
+    def generator(self, backend: str | None = None) -> Generator:
+        """The answer generator for a backend name (`auto` resolved), made once."""
+        name = resolve_backend(backend or self.settings.backend, self.settings)
+        with self._lock:
+            if name not in self._generators:
+                self._generators[name] = get_generator(name, self.settings, self.prompts)
+            return self._generators[name]
+
+    def ask(self, question: str, history: Sequence[Turn] = (), **options: Any) -> Answer:
+        run = self.events(question, history, **options)
+        while True:
+            try:
+                next(run)
+            except StopIteration as done:
+                return done.value
+
+    def events(
         self,
         question: str,
         history: Sequence[Turn] = (),
@@ -174,16 +211,27 @@ class Assistant:
         retriever: Mode | None = None,
         k: int | None = None,
         trace: bool = False,
-    ) -> Answer:
+    ) -> Stream[tuple[str, Any], None, Answer]:
+        """Answer one question: yields ("citations", …) and ("delta", text) events as the
+        answer is written, returns the Answer (no conversation is stored)."""
         t0 = time.perf_counter()
         asked = self.validate(question)
-        generator = get_generator(backend or self.settings.backend, self.settings, self.prompts)
+        generator = self.generator(backend)
         lexical = self.ready()
         timings: dict[str, float] = {}
 
         history = [Turn(t.role, _clean(t.content)) for t in history]
         cleaned, injected = strip_injection(asked)
         turn = rewrite(cleaned, history) if cleaned else Rewrite("", asked)
+        rewritten_by = "rules" if turn.standalone != cleaned else None
+        if rewritten_by:  # a follow-up: an LLM may say it better; the rules stay the fallback
+            t = time.perf_counter()
+            better = generator.rewrite(cleaned, history)
+            if better:
+                extra = turn.retrieval[len(turn.standalone) :]  # e.g. the previous answer
+                turn = Rewrite(better, better + extra, turn.refers_back)
+                rewritten_by = "llm"
+            timings["rewrite"] = _ms(t)
         standalone, search_text = turn.standalone, turn.retrieval
         t = time.perf_counter()
         if search_text != cleaned and cleaned:  # a follow-up: its own meaning counts too
@@ -193,16 +241,7 @@ class Assistant:
         timings["embed"] = _ms(t)
 
         t = time.perf_counter()
-        search = HybridRetriever(
-            self.store,
-            lexical,
-            fusion=self.settings.fusion,
-            alpha=self.settings.fusion_alpha,
-            candidates=self.settings.candidates,
-            cover=self.settings.coverage_rerank,
-            cache=self._records,
-        )
-        hits = search.retrieve(
+        hits = self._retriever(lexical).retrieve(
             search_text,
             vector,
             k or self.settings.top_k,
@@ -218,35 +257,91 @@ class Assistant:
         verdict = assess(
             query, units, lexical, self.settings.min_evidence, self.settings.strong_evidence
         )
+        # The gate decides before any LLM call: an out-of-scope question never reaches a
+        # model as something to answer.
+        draft, streamed = None, False
         if verdict.ok:
-            draft = generator.generate(Evidence(query, hits, units, lexical))
-            text, citations, related = draft.text, draft.citations, []
-        else:
-            log.info("refused: %s (best %.3f)", verdict.reason, verdict.best)
+            evidence = Evidence(query, hits, units, lexical, corpus=self._corpus_access())
+            if generator.streams:
+                yield "citations", [asdict(c) for c in generator.candidates(evidence)]
+                draft = yield from _deltas(generator.stream(evidence))
+                streamed = True
+            else:
+                draft = generator.generate(evidence)
+        refused = draft is None or draft.refused
+        if refused:
+            reason = verdict.reason if draft is None else "the LLM found no answer in the passages"
+            log.info("refused: %s (best %.3f)", reason, verdict.best)
             related = list(dict.fromkeys(h.chunk.section for h in hits if h.chunk.section))
             related = related[:RELATED_SECTIONS]
-            text = self.prompts.text("refusal.md")
-            if related:
-                listing = "\n".join(f"- {s}" for s in related)
-                text += "\n\n" + self.prompts.render("related_sections.md", sections=listing)
-            citations = []
+            draft = Draft(self._refusal(related), refused=True, trace=draft and draft.trace)
+        else:
+            related = []
         timings["generate"] = _ms(t)
         timings["total"] = _ms(t0)
-        return Answer(
+        answer = Answer(
             question=asked,
-            answer=text,
-            citations=citations,
-            refused=not verdict.ok,
-            backend=generator.name,
+            answer=draft.text,
+            citations=[] if refused else draft.citations,
+            refused=refused,
+            backend=draft.backend or generator.name,
             timings_ms=timings,
             related_sections=related,
             standalone_question=standalone if standalone != cleaned else None,
-            trace=_trace(hits, verdict, injected) if trace else None,
+            trace=_trace(hits, verdict, injected, rewritten_by, draft) if trace else None,
+            degraded=draft.degraded_reason is not None,
+            degraded_reason=draft.degraded_reason,
+            citations_removed=draft.citations_removed,
+        )
+        if not streamed:  # written whole: sent in pieces so every edge streams alike
+            yield "citations", [asdict(c) for c in answer.citations]
+            for piece in re.findall(r"\S+\s*|\s+", answer.answer):
+                yield "delta", piece
+        return answer
+
+    def _refusal(self, related: list[str]) -> str:
+        text = self.prompts.text("refusal.md")
+        if related:
+            listing = "\n".join(f"- {s}" for s in related)
+            text += "\n\n" + self.prompts.render("related_sections.md", sections=listing)
+        return text
+
+    def _retriever(self, lexical: LexicalIndex) -> HybridRetriever:
+        return HybridRetriever(
+            self.store,
+            lexical,
+            fusion=self.settings.fusion,
+            alpha=self.settings.fusion_alpha,
+            candidates=self.settings.candidates,
+            cover=self.settings.coverage_rerank,
+            cache=self._records,
         )
 
+    def search(self, text: str, k: int) -> list[Hit]:
+        """Hybrid retrieval for a free-text query (what the agent's search tool runs)."""
+        retriever = self._retriever(self.ready())
+        return retriever.retrieve(text, self.embedder.embed_one(text), k, self.settings.retriever)
 
-def _trace(hits, verdict, injected: bool) -> dict:
-    return {
+    def _corpus_access(self):
+        from assistant.agent.corpus import Corpus
+
+        with self._lock:
+            if self._corpus is None:
+                self._corpus = Corpus(self.search, self.store, self._records)
+            return self._corpus
+
+
+def _deltas(stream: Stream[str, None, Draft]) -> Stream[tuple[str, Any], None, Draft]:
+    while True:
+        try:
+            text = next(stream)
+        except StopIteration as done:
+            return done.value
+        yield "delta", text
+
+
+def _trace(hits, verdict, injected: bool, rewritten_by: str | None, draft: Draft) -> dict:
+    trace = {
         "retrieved": [
             {
                 "section": h.chunk.section,
@@ -265,7 +360,11 @@ def _trace(hits, verdict, injected: bool) -> dict:
             "unknown": verdict.unknown,
         },
         "instructions_removed": injected,
+        "rewrite": rewritten_by,
     }
+    if draft.trace is not None:  # the LLM's steps, the passages it was shown, the check
+        trace["generation"] = draft.trace
+    return trace
 
 
 def _encodable(text: str) -> bool:

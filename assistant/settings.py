@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -110,17 +110,55 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(
         None,
         description="OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server); "
-        "falls back to OPENAI_BASE_URL. Used by the eval judge (and the LLM backend).",
+        "falls back to OPENAI_BASE_URL. Used by the `openai` backend and the eval judge.",
     )
     llm_model: str | None = Field(None, description="Model name at that endpoint.")
     llm_api_key: str | None = Field(
         None, description="API key for that endpoint; falls back to OPENAI_API_KEY."
     )
-    llm_timeout_s: float = Field(60.0, gt=0, description="Timeout of one LLM request.")
-    backend: Literal["auto", "extractive"] = Field(
+    llm_timeout_s: float = Field(
+        60.0, gt=0, description="Timeout of one LLM request (also the longest silence "
+        "between two streamed tokens).",
+    )  # fmt: skip
+    llm_max_retries: int = Field(
+        2, ge=0, le=10,
+        description="Retries of a failed LLM request (429, 5xx, timeout, connection refused), "
+        "with exponential backoff; a 429's Retry-After is honoured up to "
+        "`llm_retry_after_max_s`.",
+    )  # fmt: skip
+    llm_retry_after_max_s: float = Field(
+        10.0, ge=0, description="Longest wait a Retry-After header may impose before a retry."
+    )
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+    llm_max_tokens: int = Field(700, ge=16, description="Most tokens in one LLM reply.")
+    llm_fallback: Literal["extractive", "error"] = Field(
+        "extractive",
+        description="When the LLM fails (unreachable, timeout, 429/5xx after retries, "
+        "malformed reply) or its answer fails the citation check: `extractive` answers "
+        "with the offline backend, flagged `degraded` with the reason; `error` raises "
+        "BackendUnavailable (HTTP 503, CLI exit 1). A failed citation check always falls "
+        "back: an unchecked answer is never returned.",
+    )
+    llm_rewrite: bool = Field(
+        True,
+        description="With the `openai` backend, follow-ups are rewritten into a standalone "
+        "question by the LLM (the rule-based rewrite is the fallback).",
+    )
+    agent_max_steps: int = Field(
+        4, ge=0, le=12,
+        description="Most tool-calling rounds (search, read a section, list sources) before "
+        "the model must answer; 0 answers from the retrieved passages without tools.",
+    )  # fmt: skip
+    agent_timeout_s: float = Field(
+        120.0, gt=0,
+        description="Wall-clock budget of one LLM answer: every step, tool call and retry.",
+    )  # fmt: skip
+    backend: Literal["auto", "extractive", "openai"] = Field(
         "auto",
-        description="Answer generator; `auto` picks the LLM when one is configured, else "
-        "`extractive` (offline, composed from the corpus' own sentences).",
+        description="Answer generator: `openai` (any OpenAI-compatible endpoint, with a "
+        "retrieval agent and checked citations), `extractive` (offline, composed from the "
+        "corpus' own sentences), or `auto` (`openai` when STACKGUIDE_LLM_MODEL and an "
+        "endpoint are configured, else `extractive`).",
     )
 
     database_url: str | None = Field(
@@ -192,6 +230,16 @@ class Settings(BaseSettings):
             raise ValueError("API keys must be at least 16 characters and not placeholders")
         return v
 
+    @model_validator(mode="after")
+    def _llm_for_openai(self) -> Settings:
+        # Fail at startup, not on every request, when the default backend cannot work.
+        if self.backend == "openai" and not self.llm_configured():
+            raise ValueError(
+                "STACKGUIDE_BACKEND=openai needs STACKGUIDE_LLM_MODEL and an endpoint "
+                "(STACKGUIDE_LLM_BASE_URL / OPENAI_BASE_URL, or OPENAI_API_KEY)"
+            )
+        return self
+
     @field_validator("chroma_url", "slack_bot_token", "slack_signing_secret", "slack_app_token")
     @classmethod
     def _blank_is_none(cls, v: str | None) -> str | None:
@@ -214,6 +262,11 @@ class Settings(BaseSettings):
         base = self.llm_base_url or os.environ.get("OPENAI_BASE_URL") or None
         key = self.llm_api_key or os.environ.get("OPENAI_API_KEY") or None
         return base, self.llm_model, key
+
+    def llm_configured(self) -> bool:
+        """A model and somewhere to send it: an endpoint, or OpenAI's own with a key."""
+        base, model, key = self.llm_endpoint()
+        return bool(model and (base or key))
 
     @property
     def slack_http(self) -> bool:

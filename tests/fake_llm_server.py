@@ -1,50 +1,112 @@
-"""A tiny OpenAI-compatible server on 127.0.0.1 that replies with canned completions.
+"""A tiny OpenAI-compatible server on 127.0.0.1 with scripted replies, faults included.
 
-It speaks the real protocol (the `openai` client is pointed at it), so tests exercise
-request building and reply parsing without any model or network.
+It speaks the real protocol (the `openai` client and `ChatOpenAI` are pointed at it):
+plain JSON or Server-Sent Events when the request asks to stream, tool calls, and on
+purpose the ways real endpoints misbehave — slow, 429 with Retry-After, 5xx, garbage,
+empty content, a stream that never ends. Tests exercise request building, reply parsing
+and every fallback without any model or network.
+
+`FakeLLMServer(reply)` answers every request with `reply(prompt)` (the last message's
+text); `FakeLLMServer(respond=fn)` lets `fn(request_body)` return any `Response` below.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+
+@dataclass
+class Text:
+    content: str
+    piece_chars: int = 6  # streamed in pieces this long
+    delay_s: float = 0.0  # between pieces
+
+
+@dataclass
+class ToolCalls:
+    calls: list[tuple[str, str]]  # (tool name, arguments as the model wrote them)
+    content: str = ""
+
+
+@dataclass
+class Status:
+    code: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = '{"error": {"message": "scripted failure", "type": "server_error"}}'
+
+
+@dataclass
+class Slow:
+    seconds: float
+    then: Response
+
+
+@dataclass
+class Garbage:
+    data: bytes = b"<html>definitely not json"
+    content_type: str = "application/json"
+
+
+@dataclass
+class Drip:
+    """A stream that sends a token every `interval_s` and never finishes on its own."""
+
+    interval_s: float = 0.2
+    token: str = "more "
+
+
+Response = Text | ToolCalls | Status | Slow | Garbage | Drip
 Reply = Callable[[str], str]  # prompt → completion text
+Respond = Callable[[dict], Response]  # request body → response
+
+
+def last_text(body: dict) -> str:
+    content = body["messages"][-1].get("content") or ""
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content
 
 
 class FakeLLMServer:
-    def __init__(self, reply: Reply) -> None:
-        self.reply = reply
+    def __init__(self, reply: Reply | None = None, *, respond: Respond | None = None) -> None:
+        if respond is None:
+            assert reply is not None, "give reply or respond"
+            respond = lambda body: Text(reply(last_text(body)))  # noqa: E731
+        self.respond = respond
         self.prompts: list[str] = []
+        self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []
+        self.stopping = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = body["messages"][-1]["content"]
-                outer.prompts.append(prompt)
-                text = outer.reply(prompt)
-                payload = {
-                    "id": "cmpl-fake", "object": "chat.completion", "created": int(time.time()),
-                    "model": body.get("model", "fake"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": text}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }  # fmt: skip
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                outer.requests.append(body)
+                outer.headers.append({k.lower(): v for k, v in self.headers.items()})
+                outer.prompts.append(last_text(body))
+                # The client may give up first (a timeout test): then there is no one to send to.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    outer._send(self, body, outer.respond(body))
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address) -> None:  # a dropped client
+                pass
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -53,5 +115,96 @@ class FakeLLMServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    # -- replies ----------------------------------------------------------------------------
+    def _send(self, h: BaseHTTPRequestHandler, body: dict, r: Response) -> None:
+        if isinstance(r, Slow):
+            self.stopping.wait(r.seconds)
+            return self._send(h, body, r.then)
+        if isinstance(r, Status):
+            return _raw(h, r.code, r.body.encode(), "application/json", r.headers)
+        if isinstance(r, Garbage):
+            return _raw(h, 200, r.data, r.content_type)
+        model = body.get("model", "fake")
+        if not body.get("stream"):
+            return _raw(h, 200, json.dumps(_completion(model, r)).encode(), "application/json")
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.close_connection = True
+        for chunk in self._chunks(model, r):
+            h.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            h.wfile.flush()
+        h.wfile.write(b"data: [DONE]\n\n")
+        h.wfile.flush()
+
+    def _chunks(self, model: str, r: Response):
+        def chunk(delta: dict, finish: str | None = None) -> dict:
+            return {
+                "id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }  # fmt: skip
+
+        yield chunk({"role": "assistant", "content": ""})
+        if isinstance(r, Drip):
+            while not self.stopping.wait(r.interval_s):
+                yield chunk({"content": r.token})
+            return
+        if isinstance(r, ToolCalls):
+            for i, (name, args) in enumerate(r.calls):
+                yield chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": i,
+                                "id": f"call_{i}",
+                                "type": "function",
+                                "function": {"name": name, "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+                yield chunk({"tool_calls": [{"index": i, "function": {"arguments": args}}]})
+            yield chunk({}, "tool_calls")
+            return
+        assert isinstance(r, Text)
+        for start in range(0, len(r.content), r.piece_chars):
+            if r.delay_s:
+                self.stopping.wait(r.delay_s)
+            yield chunk({"content": r.content[start : start + r.piece_chars]})
+        yield chunk({}, "stop")
+
+
+def _completion(model: str, r: Response) -> dict:
+    if isinstance(r, ToolCalls):
+        message: dict = {"role": "assistant", "content": r.content or None, "tool_calls": [
+            {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+            for i, (n, a) in enumerate(r.calls)
+        ]}  # fmt: skip
+        finish = "tool_calls"
+    else:
+        assert isinstance(r, Text), "Drip only streams"
+        message, finish = {"role": "assistant", "content": r.content}, "stop"
+    return {
+        "id": "cmpl-fake", "object": "chat.completion", "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "finish_reason": finish, "message": message}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }  # fmt: skip
+
+
+def _raw(
+    h: BaseHTTPRequestHandler, code: int, data: bytes, ctype: str, headers: dict | None = None
+) -> None:
+    h.send_response(code)
+    h.send_header("Content-Type", ctype)
+    h.send_header("Content-Length", str(len(data)))
+    for k, v in (headers or {}).items():
+        h.send_header(k, v)
+    h.end_headers()
+    h.wfile.write(data)

@@ -94,7 +94,7 @@ def test_stream_failure_is_an_error_event(client, app, monkeypatch) -> None:
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(app.state.assistant, "chat", broken)
+    monkeypatch.setattr(app.state.assistant, "events", broken)  # what stream() runs
     with client.stream("POST", "/v1/ask/stream", json={"question": "What is Hono?"}) as r:
         events = sse_events(r.read().decode())
     assert events == [("error", {"type": "internal", "message": "the answer failed; see logs"})]

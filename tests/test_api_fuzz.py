@@ -190,7 +190,7 @@ def test_invalid_json_is_422(client, path: str, body: bytes) -> None:
     [
         {"question": "What is Hono?", "temperature": 0.2},
         {"question": "What is Hono?", "conversation_id": None, "debug": True},
-        {"question": "What is Hono?", "trace": True},
+        {"question": "What is Hono?", "verbose": True},  # (`trace` is a field: issue 6)
     ],
 )
 @pytest.mark.parametrize("path", ["/v1/ask", "/v1/ask/stream"])

@@ -16,7 +16,13 @@ from assistant.settings import REPO_ROOT
     default=REPO_ROOT / "evals" / "cases",
     show_default=True,
 )
-@click.option("--backend", default=None, help="Answer backend (auto, extractive).")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "extractive", "openai"]),
+    default=None,
+    help="Answer backend; `openai` runs the suite against the configured LLM endpoint "
+    "(the judge is then on by default).",
+)
 @click.option("--retriever", type=click.Choice(["hybrid", "dense", "bm25"]), default=None)
 @click.option("--k", "k", type=int, default=None, help="Chunks retrieved (hit@k uses it).")
 @click.option(
@@ -87,8 +93,7 @@ def eval_command(ctx: click.Context, dataset: Path, backend: str | None, retriev
 
 
 def _configured(assistant) -> bool:
-    base, model, key = assistant.settings.llm_endpoint()
-    return bool(model and (base or key))
+    return assistant.settings.llm_configured()
 
 
 def _judge(assistant):

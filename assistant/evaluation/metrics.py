@@ -136,6 +136,8 @@ def aggregate(results: list[CaseResult], k: int) -> dict[str, float | None]:
     answered = [r for r in ok if not r.answer.refused]
     judged_f = [r.faithfulness for r in ok if r.faithfulness is not None]
     judged_r = [r.answer_relevancy for r in ok if r.answer_relevancy is not None]
+    # Only for LLM runs: answers replaced by the extractive one (LLM failed or mis-cited).
+    llm = any(r.answer.degraded or r.answer.backend == "openai" for r in ok)
     return {
         "cases": len(results),
         "errors": len(results) - len(ok),
@@ -159,4 +161,5 @@ def aggregate(results: list[CaseResult], k: int) -> dict[str, float | None]:
         if latencies else None,
         "judge_faithfulness": _ratio(sum(judged_f), len(judged_f)),
         "judge_relevancy": _ratio(sum(judged_r), len(judged_r)),
+        "degraded_rate": _ratio(sum(r.answer.degraded for r in ok), len(ok)) if llm else None,
     }  # fmt: skip

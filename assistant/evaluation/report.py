@@ -16,8 +16,9 @@ SHORT = {"pass_rate": "pass", "fact_recall": "facts", "citation_validity": "cite
          "citation_support": "support", "refusal_precision": "ref P", "refusal_recall": "ref R",
          "forbidden_rate": "forbid", "words_mean": "words", "latency_p50_ms": "p50 ms",
          "latency_p95_ms": "p95 ms", "judge_faithfulness": "faithful",
-         "judge_relevancy": "relevancy"}  # fmt: skip
+         "judge_relevancy": "relevancy", "degraded_rate": "degraded"}  # fmt: skip
 JUDGED = ("judge_faithfulness", "judge_relevancy")
+OPTIONAL = ("degraded_rate", *JUDGED)  # shown when some run has them (LLM runs, the judge)
 
 
 def _fmt(value: float | None, name: str) -> str:
@@ -30,8 +31,7 @@ def _fmt(value: float | None, name: str) -> str:
 
 def _columns(runs: list[RunResult]) -> list[str]:
     cols = [c.format(k=runs[0].k) for c in SHOWN]
-    judged = any(run.overall.get(j) is not None for run in runs for j in JUDGED)
-    return cols + list(JUDGED) if judged else cols
+    return cols + [c for c in OPTIONAL if any(run.overall.get(c) is not None for run in runs)]
 
 
 def print_tables(runs: list[RunResult], console=None) -> None:
@@ -75,6 +75,7 @@ def to_json(runs: list[RunResult]) -> dict:
                     "citations_valid": r.citations_valid,
                     "faithfulness": r.faithfulness, "answer_relevancy": r.answer_relevancy,
                     "judge_error": r.judge_error,
+                    "degraded_reason": r.answer.degraded_reason if r.answer else None,
                     "answer": r.answer.to_dict() if r.answer else None,
                 }
                 for r in run.results

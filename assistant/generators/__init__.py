@@ -1,4 +1,5 @@
-"""Answer generators, picked by name. Only the offline `extractive` one exists so far."""
+"""Answer generators, picked by name: `extractive` (offline) and `openai` (any
+OpenAI-compatible endpoint); `auto` is `openai` when an LLM is configured."""
 
 from __future__ import annotations
 
@@ -7,12 +8,24 @@ from assistant.generators.base import Draft, Evidence, Generator
 from assistant.prompts import Prompts
 from assistant.settings import Settings
 
-__all__ = ["Draft", "Evidence", "Generator", "get_generator"]
+__all__ = ["BACKENDS", "Draft", "Evidence", "Generator", "get_generator", "resolve_backend"]
+BACKENDS = ("auto", "extractive", "openai")
+
+
+def resolve_backend(name: str, settings: Settings) -> str:
+    if name not in BACKENDS:
+        raise ConfigError(f"unknown answer backend {name!r} (available: {', '.join(BACKENDS)})")
+    if name == "auto":
+        return "openai" if settings.llm_configured() else "extractive"
+    return name
 
 
 def get_generator(name: str, settings: Settings, prompts: Prompts) -> Generator:
-    if name in ("auto", "extractive"):  # `auto` has no LLM to pick until one is configured
-        from assistant.generators.extractive import ExtractiveGenerator
+    from assistant.generators.extractive import ExtractiveGenerator
 
-        return ExtractiveGenerator(prompts, settings.max_answer_sentences)
-    raise ConfigError(f"unknown answer backend {name!r} (available: auto, extractive)")
+    extractive = ExtractiveGenerator(prompts, settings.max_answer_sentences)
+    if resolve_backend(name, settings) == "extractive":
+        return extractive
+    from assistant.generators.openai import OpenAIGenerator  # imports langchain-openai
+
+    return OpenAIGenerator(settings, prompts, fallback=extractive)

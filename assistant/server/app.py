@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from assistant.errors import (
+    BackendNotConfigured,
     BackendUnavailable,
     ConfigError,
     IndexNotReady,
@@ -26,7 +27,10 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
-STATUS = {InvalidQuestion: 422, NotFound: 404, IndexNotReady: 503, BackendUnavailable: 503}
+STATUS = {
+    InvalidQuestion: 422, BackendNotConfigured: 422, NotFound: 404, IndexNotReady: 503,
+    BackendUnavailable: 503,
+}  # fmt: skip
 
 
 def _error(status: int, kind: str, message: str, headers: dict | None = None) -> JSONResponse:

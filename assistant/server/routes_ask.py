@@ -24,23 +24,26 @@ ERRORS = {
 }  # fmt: skip
 
 
-def _public(answer) -> dict:
+def _public(answer, trace: bool = False) -> dict:
     data = answer.to_dict()
-    data.pop("trace", None)
+    if not trace:
+        data.pop("trace", None)
     return data
 
 
-@router.post("/ask", response_model=AnswerOut, responses=ERRORS)
+# exclude_unset: `trace` is in the body only when asked for
+@router.post("/ask", response_model=AnswerOut, response_model_exclude_unset=True, responses=ERRORS)
 async def ask(
     request: Request, body: AskRequest, assistant: AssistantDep, metrics: MetricsDep, _: JsonBody
 ) -> dict:
     """Answer a question (in a conversation when `conversation_id` is given)."""
     answer = await answer_off_loop(
-        request, assistant.chat, body.question, body.conversation_id, backend=body.backend
-    )
-    metrics.observe_answer(answer.timings_ms, answer.refused)
+        request, assistant.chat, body.question, body.conversation_id,
+        backend=body.backend, trace=body.trace,
+    )  # fmt: skip
+    metrics.observe_answer(answer.timings_ms, answer.refused, answer.degraded)
     annotate(answer)
-    return _public(answer)
+    return _public(answer, body.trace)
 
 
 @router.post(
@@ -54,17 +57,19 @@ def ask_stream(
     """Server-Sent Events: `citations`, then `delta`s of the answer, then `done` with the
     whole answer object; a failure mid-way is an `error` event, never a broken stream."""
     assistant.validate(body.question)  # bad input is a plain 4xx, before any event
+    assistant.generator(body.backend)  # so is an LLM backend that is not configured (503)
     if body.conversation_id is not None:
         assistant.conversations.get(body.conversation_id)  # unknown id: 404 up front
 
     def events() -> Iterator[str]:
         try:
             for kind, data in assistant.stream(
-                body.question, body.conversation_id, backend=body.backend
+                body.question, body.conversation_id, backend=body.backend, trace=body.trace
             ):
                 if kind == "done":
-                    metrics.observe_answer(data["timings_ms"], data["refused"])
-                    data = {k: v for k, v in data.items() if k != "trace"}
+                    metrics.observe_answer(data["timings_ms"], data["refused"], data["degraded"])
+                    if not body.trace:
+                        data = {k: v for k, v in data.items() if k != "trace"}
                 yield event(kind, data)
         except StackGuideError as exc:
             metrics.errors.labels(kind=type(exc).__name__).inc()

@@ -51,7 +51,7 @@ def chat_completions(
         raise HTTPException(422, detail="the last message must be the user's question")
     history = [Turn(m.role, m.text()) for m in turns[:-1]]
     answer = assistant.ask(turns[-1].text(), history)
-    metrics.observe_answer(answer.timings_ms, answer.refused)
+    metrics.observe_answer(answer.timings_ms, answer.refused, answer.degraded)
     annotate(answer)
     cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
     content = _content(answer)

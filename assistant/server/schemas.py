@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.models import Citation
 
-Backend = Literal["auto", "extractive"]
+Backend = Literal["auto", "extractive", "openai"]
 
 
 class AskRequest(BaseModel):
@@ -18,7 +18,14 @@ class AskRequest(BaseModel):
         None, min_length=1, max_length=64,
         description="Continue this conversation (follow-ups in context).",
     )  # fmt: skip
-    backend: Backend | None = Field(None, description="Answer backend for this request.")
+    backend: Backend | None = Field(
+        None,
+        description="Answer backend for this request: `openai` (the configured LLM; 503 "
+        "when none is), `extractive` (offline), `auto` (the LLM when one is configured).",
+    )
+    trace: bool = Field(
+        False, description="Include retrieval, gate and agent steps (`trace`) in the answer."
+    )
 
 
 class AnswerOut(BaseModel):
@@ -31,6 +38,16 @@ class AnswerOut(BaseModel):
     related_sections: list[str] = []
     standalone_question: str | None = None
     conversation_id: str | None = None
+    degraded: bool = Field(
+        False,
+        description="The LLM's answer could not be returned as written (the endpoint failed, "
+        "or a citation did not check out): this is the extractive answer instead.",
+    )
+    degraded_reason: str | None = Field(None, description="Why the answer is degraded.")
+    citations_removed: list[int] = Field(
+        [], description="[n] markers the LLM wrote that matched no retrieved passage (removed)."
+    )
+    trace: dict[str, Any] | None = Field(None, description="When asked for (`trace: true`).")
 
 
 class TurnOut(BaseModel):

@@ -1,0 +1,309 @@
+"""One streamed LLM call, bounded: retries, Retry-After, deadlines, errors translated.
+
+`ModelStep` wraps a LangChain chat model (ChatOpenAI). Each call streams, yields the text
+as it arrives and returns the whole message (text and tool calls). What can go wrong at
+an OpenAI-compatible endpoint becomes an `LLMError` with a reason fit for the user:
+
+- 429, 5xx, timeouts and refused connections are retried (at most `llm_max_retries`
+  times, exponential backoff; a 429's Retry-After is honoured, capped by
+  `llm_retry_after_max_s`) while nothing has been streamed and time is left;
+- every wait is bounded: each request by `llm_timeout_s` (also the longest silence
+  between two tokens) and by what is left of the answer's deadline, which is checked
+  between tokens too;
+- a 400 to a request with tools is `ToolsRejected` (the endpoint or model has no tool
+  calling): the caller answers without tools;
+- garbage (not JSON, not the protocol) is an `LLMError`, never an exception that escapes.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import importlib
+import json
+import logging
+import random
+import time
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.tools import BaseTool
+from pydantic import ValidationError
+
+from assistant.errors import LLMError
+
+log = logging.getLogger(__name__)
+BACKOFF_S = 0.5
+BACKOFF_MAX_S = 8.0
+HOLD_CHARS = 16  # held back before streaming: long enough to recognise the refusal mark
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """The HTTP client's own network errors (timeouts included), which can escape the SDK
+    mid-stream: httpx's for openai 1.x–2.x, httpx2's for openai 3.x."""
+    found = []
+    for name in ("httpx", "httpx2"):
+        try:
+            found.append(importlib.import_module(name).TransportError)
+        except ImportError:
+            continue
+    return tuple(found)
+
+
+TRANSPORT_ERRORS = _transport_errors()
+
+
+class ToolsRejected(LLMError):
+    """The endpoint refused a request with tools (400): it cannot call tools."""
+
+
+@dataclass
+class Budget:
+    """The wall-clock budget of one answer, shared by all its steps and retries."""
+
+    seconds: float
+    start: float = field(default_factory=time.monotonic)
+
+    @property
+    def left(self) -> float:
+        return self.seconds - (time.monotonic() - self.start)
+
+
+@dataclass
+class StepLog:
+    """What happened in the calls of one answer, for the trace."""
+
+    calls: int = 0
+    retries: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class ModelStep:
+    def __init__(
+        self,
+        llm,
+        *,
+        timeout_s: float,
+        max_retries: int,
+        retry_after_max_s: float,
+        budget: Budget,
+        hold: str = "",
+        stream_tools: bool = True,
+    ) -> None:
+        self.llm = llm
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.retry_after_max_s = retry_after_max_s
+        self.budget = budget
+        self.hold = hold  # a reply starting with this is never streamed (the refusal mark)
+        self.stream_tools = stream_tools  # False: steps that offer tools are not streamed
+        self.log = StepLog()
+        self._streamed = False  # text already yielded in this attempt: it cannot be retried
+
+    def __call__(
+        self, messages: Sequence[BaseMessage], tools: Sequence[BaseTool] | None = None
+    ) -> Generator[str, None, AIMessage]:
+        """Stream one reply: yields text as it comes, returns the whole message."""
+        import openai
+
+        attempt = 0
+        stale = False
+        while True:
+            left = self.budget.left
+            if left <= 0:
+                raise LLMError(f"no answer from the LLM within {self.budget.seconds:g} s")
+            self.log.calls += 1
+            self._streamed = False
+            try:
+                runnable = self.llm.bind_tools(tools, tool_choice="auto") if tools else self.llm
+                timeout = min(self.timeout_s, left)
+                if tools and not self.stream_tools:
+                    return (yield from self._whole_reply(runnable, messages, timeout))
+                message = yield from self._streamed_reply(runnable, messages, timeout)
+                if message is None and tools:
+                    # Not even a first chunk: llama.cpp's chatml-function-calling cannot
+                    # stream a reply that may call tools. Ask again, unstreamed, and keep
+                    # tool steps unstreamed from now on.
+                    self.stream_tools = False
+                    self.log.notes.append(
+                        "the endpoint sent nothing to a streamed request "
+                        "with tools: tool steps are not streamed"
+                    )
+                    stale = True  # and it may have dropped the connection it failed on
+                    continue
+                return _whole(message)
+            except LLMError:
+                raise
+            except openai.BadRequestError as exc:
+                if tools:
+                    why = f"the endpoint refused tool calling: {_brief(exc)}"
+                    raise ToolsRejected(why) from exc
+                raise LLMError(f"the endpoint rejected the request: {_brief(exc)}") from exc
+            except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+                raise LLMError(f"the endpoint refused the API key: {_brief(exc)}") from exc
+            except openai.NotFoundError as exc:
+                raise LLMError(f"model or endpoint not found: {_brief(exc)}") from exc
+            except (
+                openai.RateLimitError,
+                openai.InternalServerError,
+                openai.APIConnectionError,  # includes APITimeoutError
+                *TRANSPORT_ERRORS,  # a stall mid-stream may not be wrapped by the SDK
+            ) as exc:
+                if stale and not self._streamed and _dropped(exc):
+                    stale = False  # a pooled connection the server closed: reconnect once
+                    continue
+                why = _describe(exc)
+                wait = self._wait(exc, attempt)
+                if self._streamed or attempt >= self.max_retries or wait is None:
+                    tries = f" after {attempt + 1} attempts" if attempt else ""
+                    raise LLMError(f"{why}{tries}") from exc
+                self.log.retries.append(f"{why}; retrying in {wait:.2f} s")
+                log.info("LLM call failed (%s); retry %d in %.2f s", why, attempt + 1, wait)
+                time.sleep(wait)
+                attempt += 1
+            except openai.APIStatusError as exc:
+                why = f"the LLM endpoint answered {exc.status_code}: {_brief(exc)}"
+                raise LLMError(why) from exc
+            except (
+                openai.APIError,
+                ValidationError,
+                ValueError,
+                KeyError,
+                IndexError,
+                TypeError,
+                AttributeError,
+            ) as exc:
+                # APIResponseValidationError, JSON that is not a completion, a stream of
+                # garbage (the parsers fail in many ways): nothing to retry, nothing to show.
+                log.warning("malformed LLM reply: %r", exc, exc_info=True)
+                raise LLMError(f"the LLM sent a malformed reply ({_brief(exc)})") from exc
+
+    def _streamed_reply(
+        self, runnable, messages: Sequence[BaseMessage], timeout: float
+    ) -> Generator[str, None, AIMessageChunk | None]:
+        message: AIMessageChunk | None = None
+        held, calling, flowing = "", False, False
+        chunks = runnable.stream(list(messages), timeout=timeout)
+        try:
+            for chunk in _until_empty(chunks):
+                message = chunk if message is None else message + chunk
+                calling = calling or bool(chunk.tool_call_chunks)
+                text = str(chunk.text)
+                if text and not calling:
+                    if flowing:
+                        self._streamed = True
+                        yield text
+                    else:
+                        held += text
+                        if len(held) >= HOLD_CHARS and not self._held_back(held):
+                            flowing = self._streamed = True
+                            yield held
+                if self.budget.left <= 0:
+                    raise LLMError(f"the LLM was still writing after {self.budget.seconds:g} s")
+        finally:
+            chunks.close()
+        if held and not flowing and not calling and not self._held_back(held):
+            yield held
+        return message
+
+    def _whole_reply(
+        self, runnable, messages: Sequence[BaseMessage], timeout: float
+    ) -> Generator[str, None, AIMessage]:
+        message = _whole(runnable.invoke(list(messages), timeout=timeout))
+        text = str(message.text)
+        if text and not message.tool_calls and not self._held_back(text):
+            self._streamed = True
+            yield text
+        return message
+
+    def _held_back(self, text: str) -> bool:
+        start = text.lstrip()
+        return bool(self.hold) and (start.startswith(self.hold) or self.hold.startswith(start))
+
+    def _wait(self, exc: Exception, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt; None when the time left is too short."""
+        retry_after = _retry_after(exc)
+        if retry_after is not None:
+            wait = min(retry_after, self.retry_after_max_s)
+        else:
+            wait = min(BACKOFF_S * 2**attempt, BACKOFF_MAX_S) * (1 + random.random() / 4)
+        # Waiting only to be cut off by the deadline helps nobody: give up now instead.
+        return wait if wait < self.budget.left - 0.5 else None
+
+
+def _until_empty(chunks: Iterator[AIMessageChunk]) -> Iterator[AIMessageChunk]:
+    """The chunks; a stream that ends before its first chunk is just empty (LangChain
+    raises a ValueError for it)."""
+    first = True
+    try:
+        for chunk in chunks:
+            first = False
+            yield chunk
+    except ValueError:
+        if not first:
+            raise
+
+
+def _whole(message: AIMessage | None) -> AIMessage:
+    if message is None:
+        return AIMessage(content="")
+    content = message.content if isinstance(message.content, str) else message.text
+    return AIMessage(
+        content=content,
+        tool_calls=message.tool_calls,
+        invalid_tool_calls=message.invalid_tool_calls,
+        response_metadata=message.response_metadata,
+    )
+
+
+def _dropped(exc: Exception) -> bool:
+    import openai
+
+    dropped = isinstance(exc, (openai.APIConnectionError, *TRANSPORT_ERRORS))
+    return dropped and not _timed_out(exc)
+
+
+def _timed_out(exc: Exception) -> bool:
+    import openai
+
+    return isinstance(exc, openai.APITimeoutError) or "Timeout" in type(exc).__name__
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    headers = response.headers
+    try:
+        if "retry-after-ms" in headers:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _describe(exc: Exception) -> str:
+    import openai
+
+    if isinstance(exc, openai.RateLimitError):
+        return "the LLM endpoint is rate-limiting (429)"
+    if isinstance(exc, openai.InternalServerError):
+        return f"the LLM endpoint failed ({exc.status_code})"
+    if _timed_out(exc):
+        return "the LLM endpoint timed out"
+    return f"the LLM endpoint could not be reached ({_brief(exc)})"
+
+
+def _brief(exc: Exception, limit: int = 200) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    if isinstance(text, dict | list):
+        text = json.dumps(text)
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
