@@ -193,8 +193,7 @@ class ConversationStore:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            log.error("database error: %s", exc)
-            raise BackendUnavailable("database error (details in the server log)") from exc
+            raise _unavailable(exc) from exc
 
 
 class _Transaction:
@@ -214,14 +213,17 @@ class _Transaction:
             else:
                 self.s.rollback()
         except SQLAlchemyError as err:
-            log.error("database error: %s", err)
-            raise BackendUnavailable("database error (details in the server log)") from err
+            raise _unavailable(err) from err
         finally:
             self.s.close()
         if isinstance(exc, SQLAlchemyError):
-            # Never echo SQL or user input to the client: it goes to the log only.
-            log.error("database error: %s", exc)
-            raise BackendUnavailable("database error (details in the server log)") from exc
+            raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: SQLAlchemyError) -> BackendUnavailable:
+    # Never echo SQL or user input to the client: it goes to the log only.
+    log.error("database error: %s", exc)
+    return BackendUnavailable("database error (details in the server log)")
 
 
 def _turn_rows(cid: str, question: str, answer: Answer) -> list[dict]:

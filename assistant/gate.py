@@ -84,15 +84,6 @@ def question_names(question: str, lexical: LexicalIndex) -> list[tuple[str, list
     return out
 
 
-def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
-    """Names in the question the corpus never uses."""
-    return [
-        word
-        for word, parts in question_names(question, lexical)
-        if not all(p in lexical.df for p in parts)
-    ]
-
-
 @dataclass
 class GateResult:
     ok: bool

@@ -94,7 +94,8 @@ class HybridRetriever:
                 fused[id_] = self.alpha * dense_score.get(id_, 0.0) + (1 - self.alpha) * (
                     sparse_score.get(id_, 0.0) / top_sparse
                 )
-        if self.cover and mode == "hybrid" and fused:
+        covering = self.cover and mode == "hybrid"
+        if covering and fused:
             # Among many documents, passages that share a couple of common words with the
             # question crowd out the one that names what it asks about: reward coverage.
             top = max(fused.values())
@@ -102,7 +103,6 @@ class HybridRetriever:
             fused = {i: s / top + W_COVER * coverage.get(i, 0.0) for i, s in fused.items()}
         # Only the winners are fetched whole (text, units and their vectors): a few
         # spare in case BM25 names a chunk the store no longer has (index out of step).
-        covering = self.cover and mode == "hybrid"
         ranked = sorted(fused, key=lambda i: -fused[i])[: (3 * k if covering else k + 3)]
         records = self.cache.get_many(ranked, self.store)
         order = [i for i in ranked if i in records]
