@@ -17,7 +17,6 @@ import contextlib
 import http.client
 import importlib.util
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.servers.postgres import free_port
+from tests.servers.process import spawn_logged, terminate_group
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ALIAS = "smollm2"
@@ -88,17 +88,13 @@ def running_llama_server(
         "--n_ctx", str(n_ctx), "--n_threads", str(n_threads),
         "--chat_format", chat_format, "--verbose", "False",
     ]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
+    proc = spawn_logged(cmd, log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     server = LlamaServer(proc, port, log)
     try:
         _wait_ready(server)
         yield server
     finally:
-        _stop(server)
+        terminate_group(proc, STOP_TIMEOUT)
 
 
 def _wait_ready(server: LlamaServer) -> None:
@@ -122,14 +118,3 @@ def _wait_ready(server: LlamaServer) -> None:
                 f"llama.cpp server did not answer in {START_TIMEOUT:.0f} s:\n{server.log_tail()}"
             )
         time.sleep(0.25)
-
-
-def _stop(server: LlamaServer) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.proc.pid, signal.SIGTERM)
-    try:
-        server.proc.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.proc.pid, signal.SIGKILL)
-        server.proc.wait(10)

@@ -141,14 +141,11 @@ def fake_slack() -> Iterator[FakeSlack]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.url = f"http://127.0.0.1:{server.server_address[1]}/api/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield state
+        with _serving(server):
+            yield state
     finally:
-        server.shutdown()
         server.server_close()
-        thread.join(10)
 
 
 @dataclass
@@ -185,10 +182,17 @@ def socket_mode_server(envelopes: list[dict[str, Any]]) -> Iterator[SocketModeSe
     server = serve(session, "127.0.0.1", 0)
     port = server.socket.getsockname()[1]
     state = SocketModeServer(url=f"ws://127.0.0.1:{port}/link/?ticket=test&app_id=A0APP0001")
+    with _serving(server):
+        yield state
+
+
+@contextmanager
+def _serving(server) -> Iterator[None]:
+    """`server.serve_forever()` on a thread for the duration of the block."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield state
+        yield
     finally:
         server.shutdown()
         thread.join(10)

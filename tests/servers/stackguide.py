@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.servers.postgres import free_port
+from tests.servers.process import spawn_logged, terminate_group
 
 START_TIMEOUT = 180.0  # the main process loads the model, then spawns and imports the workers
 STOP_TIMEOUT = 30.0
@@ -95,14 +96,8 @@ class ServeProcess:
         if self.returncode is not None:
             return self.returncode
         group = [self.proc.pid, *self.children()]
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.returncode = self.proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        self.returncode = terminate_group(self.proc, STOP_TIMEOUT)
+        if self.returncode is None:
             raise RuntimeError(
                 f"stackguide serve ignored SIGTERM for {STOP_TIMEOUT:.0f} s; killed. "
                 f"Log:\n{self.log_tail()}"
@@ -140,12 +135,7 @@ def stackguide_serve(
         str(stackguide_script()), "--data-dir", str(data_dir), "serve",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=clean_env(model_cache, **env), cwd=cwd,
-            start_new_session=True,  # its own process group, to stop all of it and only it
-        )  # fmt: skip
+    proc = spawn_logged(cmd, log, env=clean_env(model_cache, **env), cwd=cwd)
     server = ServeProcess(proc, port, log)
     try:
         _wait_healthy(server)
