@@ -15,6 +15,7 @@ import numpy as np
 from assistant.lexical import LexicalIndex
 from assistant.models import ChunkRecord, Hit
 from assistant.store import VectorStore
+from assistant.store.exact import ExactSearch
 from assistant.text import tokenize
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -57,8 +58,10 @@ class HybridRetriever:
         candidates: int = 20,
         cover: bool = True,
         cache: RecordCache | None = None,
+        exact: ExactSearch | None = None,
     ) -> None:
         self.store = store
+        self.dense = exact or store  # same verbs: query, query_units
         self.lexical = lexical
         self.fusion = fusion
         self.alpha = alpha
@@ -71,8 +74,8 @@ class HybridRetriever:
         by_unit: dict[str, float] = {}  # chunk id → cosine of its best unit
         sparse: list[tuple[str, float]] = []
         if mode in ("hybrid", "dense"):
-            dense = self.store.query(vector, self.candidates)
-            for chunk_id, _, sim in self.store.query_units(vector, 2 * self.candidates):
+            dense = self.dense.query(vector, self.candidates)
+            for chunk_id, _, sim in self.dense.query_units(vector, 2 * self.candidates):
                 by_unit[chunk_id] = max(sim, by_unit.get(chunk_id, -1.0))
         if mode in ("hybrid", "bm25"):
             sparse = self.lexical.search(query, self.candidates)

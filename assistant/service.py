@@ -25,6 +25,7 @@ from assistant.models import Answer, Hit, Turn
 from assistant.prompts import Prompts
 from assistant.retrieval import HybridRetriever, Mode, RecordCache
 from assistant.settings import Settings
+from assistant.store.exact import ExactSearch
 
 log = logging.getLogger(__name__)
 RELATED_SECTIONS = 3
@@ -37,6 +38,7 @@ class Assistant:
         self._store = store
         self._embedder = embedder
         self._lexical: LexicalIndex | None = None
+        self._exact: ExactSearch | None = None  # loaded with the lexical index
         self._conversations = None
         self._records = RecordCache()
         self._corpus = None  # what the agent's tools read; reset with the index
@@ -72,7 +74,7 @@ class Assistant:
             embedder=self._embedder,
             **kwargs,
         )
-        self._lexical = self._corpus = None  # reload: the index changed
+        self._lexical = self._exact = self._corpus = None  # reload: the index changed
         return report
 
     @property
@@ -136,7 +138,7 @@ class Assistant:
 
         reset_index(self.settings)
         self._store = None  # the collections are gone: reopen them
-        self._lexical = self._corpus = None
+        self._lexical = self._exact = self._corpus = None
 
     def ready(self) -> LexicalIndex:
         """Load the index, ingesting the bundled corpus first if nothing was ingested."""
@@ -169,6 +171,8 @@ class Assistant:
                 records = list(self.store.iter_records())
                 lexical = LexicalIndex.build(records)
                 log.info("rebuilt generation %s", generation_of(r.id for r in records))
+            snapshot = self.store.snapshot(self.settings.exact_search_max_vectors)
+            self._exact = ExactSearch(snapshot) if snapshot is not None else None
             self._lexical = lexical
             return lexical
 
@@ -315,6 +319,7 @@ class Assistant:
             candidates=self.settings.candidates,
             cover=self.settings.coverage_rerank,
             cache=self._records,
+            exact=self._exact,
         )
 
     def search(self, text: str, k: int) -> list[Hit]:

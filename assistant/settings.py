@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     candidates: int = Field(
         20, ge=1, description="How many hits each retriever returns before fusion."
     )
+    exact_search_max_vectors: int = Field(
+        20_000,
+        ge=0,
+        description="Up to this many stored vectors (chunks + answer units), dense search "
+        "runs exactly, in memory, on a snapshot taken when the index is loaded; above it "
+        "(or at 0) every query goes to Chroma's HNSW index.",
+    )
     coverage_rerank: bool = Field(
         True,
         description="Rerank fused hits by how much of the question's rare terms each covers, "

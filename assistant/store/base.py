@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from assistant.models import ChunkRecord
+from assistant.store.exact import VectorSnapshot
 
 
 class VectorStore(ABC):
@@ -45,6 +46,11 @@ class VectorStore(ABC):
 
     @abstractmethod
     def count(self) -> int: ...
+
+    def snapshot(self, limit: int) -> VectorSnapshot | None:
+        """Every chunk and unit vector, if there are at most `limit` in all (else None),
+        for exact search in memory. Stores that cannot export their vectors say None."""
+        return None
 
     @abstractmethod
     def state(self) -> dict[str, str]:

@@ -19,6 +19,7 @@ from assistant.errors import BackendUnavailable
 from assistant.models import ChunkRecord
 from assistant.settings import Settings
 from assistant.store.base import VectorStore
+from assistant.store.exact import VectorSnapshot
 
 _STATE_PREFIX = "sg_"
 
@@ -33,6 +34,13 @@ def _check_alive(url: str, timeout: float) -> None:
             pass
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise BackendUnavailable(f"cannot reach the Chroma server at {url}: {exc}") from exc
+
+
+def _matrix(rows) -> np.ndarray:
+    from assistant.embeddings.base import normalise
+
+    matrix = np.asarray(rows if rows is not None else [], dtype=np.float32)
+    return normalise(matrix) if matrix.ndim == 2 and len(matrix) else matrix.reshape(0, 0)
 
 
 def _bound_requests(client, timeout: float) -> None:
@@ -173,6 +181,20 @@ class ChromaStore(VectorStore):
 
     def count(self) -> int:
         return self.collection.count()
+
+    def snapshot(self, limit: int) -> VectorSnapshot | None:
+        if self.collection.count() + self.units.count() > limit:
+            return None
+        chunks = self.collection.get(include=["embeddings"])
+        units = self.units.get(include=["embeddings", "metadatas"])
+        metas = [m or {} for m in units["metadatas"] or []]
+        return VectorSnapshot(
+            chunk_ids=list(chunks["ids"]),
+            chunk_vecs=_matrix(chunks["embeddings"]),
+            unit_chunks=[str(m.get("chunk_id", "")) for m in metas],
+            unit_index=np.array([int(m.get("unit", 0)) for m in metas], dtype=np.int32),
+            unit_vecs=_matrix(units["embeddings"]),
+        )
 
     def state(self) -> dict[str, str]:
         meta = self.collection.metadata or {}
