@@ -26,6 +26,21 @@ _WANTS = re.compile(
     r"((?:[\w/-]+\s+){0,1}[\w/-]+)",
     re.I,
 )
+W_CAUTION = 0.15  # "Is that a good idea?": the corpus' warnings answer it
+# Questions that ask whether a plan is a mistake, or what it risks.
+_ASKS_CAUTION = re.compile(
+    r"""\b(good|bad)\s+idea\b | \bworth\b | \brisk | \bok(ay)?\s+to\b | \bsafe\s+to\b
+    | \bgo(es)?\s+wrong\b | \bproblem | \bpitfall | \bdownside | \bdrawback | \bmistake
+    | \bknock-on\b | \bconsequence | \bharm | \banti-?pattern | \bavoid\b
+    | \bwhat\s+does\s+the\s+(guide|article|author)\s+think\b | ,\s*right\s*\?\s*$
+    | \bcan\s+(we|i|the\s+\w+)\s+just\b""",
+    re.I | re.X,
+)
+# Units that warn: a section about anti-patterns or pitfalls, or a "Downsides: …" line.
+_WARNING_HEADING = re.compile(r"anti-?pattern|pitfall|mistake|gotcha|caveat|\bavoid", re.I)
+_WARNING_LEAD = re.compile(
+    r"^(?:\*\*[^*]+\*\*\s+—\s+)?(downsides?|drawbacks?|cons|not\s+for|risks?)\s*:", re.I
+)
 
 
 @dataclass
@@ -38,6 +53,7 @@ class Query:
     focus: list[str] = field(default_factory=list)  # corrected content terms (this turn)
     wants: set[str] = field(default_factory=set)  # the kind of thing asked for ("orm")
     refers_back: bool = False  # a follow-up that still means the earlier subject
+    caution: bool = False  # asks whether a plan is a mistake / what it risks
 
 
 @dataclass
@@ -50,11 +66,11 @@ class ScoredUnit:
     terms: set[str]
     subject: set[str]  # terms naming what the unit is about: its section and lead
     heading: set[str]  # the part of `subject` that comes from its section's headings
-    heading: set[str]  # the part of `subject` that comes from its section's headings
     sem: float
     lex: float
     focus: float
     score: float
+    boost: float = 0.0  # the part of `score` owed to the question's intent, not evidence
 
 
 def make_query(
@@ -83,6 +99,7 @@ def make_query(
         corrected(question),
         wants,
         refers_back,
+        asks_caution(question or standalone),
     )
 
 
@@ -157,5 +174,25 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
                     score,
                 )
             )
+    if query.caution:
+        # The one warning nearest the question, not its whole list.
+        warning = max(
+            (u for u in out if warns(u.hit.chunk.section, u.text)),
+            key=lambda u: u.score,
+            default=None,
+        )
+        if warning is not None:
+            warning.score += W_CAUTION
+            warning.boost = W_CAUTION
     out.sort(key=lambda u: -u.score)
     return out
+
+
+def asks_caution(question: str) -> bool:
+    return bool(_ASKS_CAUTION.search(question))
+
+
+def warns(section: str, unit_text: str = "") -> bool:
+    return bool(
+        _WARNING_HEADING.search(section.rsplit("›", 1)[-1]) or _WARNING_LEAD.match(unit_text)
+    )

@@ -57,6 +57,7 @@ def _says_something_wrong(sentence: str) -> bool:
 
 
 TOP_UNITS = 1  # the best evidence unit: what an answer is built around
+_PAIRED = re.compile(r"\s*(?:,|\bor\b|\bvs\.?|\bversus\b|\band\b)\s*[A-Z]")
 _NAME = re.compile(r"[A-Za-z][\w.+#/-]*[\w+#]|[A-Za-z]")
 
 
@@ -64,7 +65,8 @@ def question_names(question: str, lexical: LexicalIndex) -> list[tuple[str, list
     """Names in the question (Rails, CockroachDB, shared_buffers), each with its terms.
 
     A name is a capitalised word not opening a sentence, or a word with inner capitals,
-    digits or underscores. Sentence openers and short acronyms ("I", "OK") are not names.
+    digits or underscores. A sentence opener is a name only when paired with another
+    ("Hono vs Elysia"); short acronyms ("I", "OK") never are.
     """
     out = []
     for m in _NAME.finditer(question):
@@ -76,7 +78,10 @@ def question_names(question: str, lexical: LexicalIndex) -> list[tuple[str, list
         )
         if len(word) <= 2 or word.lower() in STOPWORDS or word.lower() in QUESTION_WORDS:
             continue
-        if not (inner or (word[0].isupper() and not opener)):
+        # A capitalised opener is a name when it is paired with another name ("Fastify
+        # or NestJS?"), not when it merely starts a sentence ("Following the tree…").
+        paired = opener and bool(_PAIRED.match(question, m.end()))
+        if not (inner or (word[0].isupper() and (paired or not opener))):
             continue
         parts = [lexical.correct(stem(w)) for w in words(word)]
         if parts:
@@ -100,7 +105,8 @@ def assess(
     strong_evidence: float,
 ) -> GateResult:
     evidence = [u for u in units if not u.hit.chunk.preview]
-    best = evidence[0].score if evidence else 0.0
+    # What the question's intent added ranks units; it is not evidence.
+    best = max((u.score - u.boost for u in evidence), default=0.0)
     if not query.question.strip():
         return GateResult(False, "nothing left to answer once instructions were removed", 0, [])
     if not (query.focus or query.terms):

@@ -12,6 +12,7 @@ from typing import Literal
 
 import numpy as np
 
+from assistant.evidence import asks_caution, warns
 from assistant.lexical import LexicalIndex
 from assistant.models import ChunkRecord, Hit
 from assistant.store import VectorStore
@@ -21,6 +22,8 @@ from assistant.text import tokenize
 Mode = Literal["hybrid", "dense", "bm25"]
 RRF_K = 60  # the constant from Cormack et al.; flattens the head of each ranking
 W_COVER = 1.5  # weight of term coverage against the fused score scaled to 0..1
+WARNING_TERMS = "anti-patterns pitfalls mistakes gotchas caveats avoid"
+WARNING_POOL = 20  # warning sections looked at for a question asking about risks
 MAX_DEDICATED = 3  # names in one question whose own sections are pulled into the top k
 
 
@@ -85,10 +88,12 @@ class HybridRetriever:
             dense_score[chunk_id] = max(sim, dense_score.get(chunk_id, -1.0))
         sparse_score = dict(sparse)
 
+        rankings = [[i for i, _ in dense], sorted(by_unit, key=lambda i: -by_unit[i])]
+        rankings.append([i for i, _ in sparse])
+
         fused: dict[str, float] = {}
         if self.fusion == "rrf" or mode != "hybrid":
-            unit_ranking = sorted(by_unit, key=lambda i: -by_unit[i])
-            for ranking in ([i for i, _ in dense], unit_ranking, [i for i, _ in sparse]):
+            for ranking in rankings:
                 for rank, id_ in enumerate(ranking):
                     fused[id_] = fused.get(id_, 0.0) + 1.0 / (RRF_K + rank + 1)
         else:
@@ -112,6 +117,14 @@ class HybridRetriever:
         if covering:
             order = _with_dedicated(order, records, query, self.lexical, k)
         order = order[:k]
+        if mode == "hybrid" and asks_caution(query):
+            # "Is it OK to skip validation?" shares few words with "No schema validation at
+            # the edge (all errors surface as 500 later)": the nearest warning gets a place.
+            warning = next(iter(self._warnings(vector)), None)
+            if warning is not None and warning not in order:
+                records.update(self.cache.get_many([warning], self.store))
+                fused.setdefault(warning, 0.0)
+                order = [*order[: k - 1], warning]
         return [
             Hit(
                 chunk=records[i],
@@ -122,6 +135,17 @@ class HybridRetriever:
             )
             for n, i in enumerate(order)
         ]
+
+    def _warnings(self, vector: np.ndarray) -> list[str]:
+        """Sections that warn (anti-patterns, pitfalls), nearest first by their best unit."""
+        found = [i for i, _ in self.lexical.search(WARNING_TERMS, WARNING_POOL)]
+        records = self.cache.get_many(found, self.store)
+        scored = [
+            (float(np.max(rec.unit_vecs @ vector)), id_)
+            for id_, rec in records.items()
+            if warns(rec.section) and rec.unit_vecs is not None and len(rec.unit_vecs)
+        ]
+        return [id_ for _, id_ in sorted(scored, reverse=True)]
 
 
 def _with_dedicated(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.evidence import make_query, score_units
+from assistant.gate import assess, question_names
 from assistant.lexical import LexicalIndex
 from assistant.retrieval import HybridRetriever
 from assistant.service import Assistant
@@ -31,6 +33,13 @@ ZONES = """# B.4 Time zone names
 Examples of zone names: America/New_York, Europe/Paris, Australia/Sydney, Asia/Tokyo.
 A time zone abbreviation such as AEST is resolved through the zone's rules.
 """
+COOKBOOK = """# Logging cookbook
+
+## Patterns to avoid
+
+- Opening the same log file multiple times from several processes garbles the file.
+- Creating a lot of loggers wastes memory: use one per module.
+"""
 KEYS = """# Performance notes
 
 The keys are precomputed to save unnecessary calls to the key function during
@@ -46,6 +55,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, embedder)
     (docs / "ddl-inherit.md").write_text(CAPITALS)
     (docs / "timezones.md").write_text(ZONES)
     (docs / "bisect.md").write_text(KEYS)
+    (docs / "logging-cookbook.md").write_text(COOKBOOK)
     data = tmp_path_factory.mktemp("mixed-index")
     assistant = Assistant(make_settings(data, model_cache), embedder=embedder)
     assert assistant.ingest([docs]).ok
@@ -95,6 +105,56 @@ def test_a_named_options_own_section_is_retrieved(mixed: Assistant) -> None:
     sections = [h.chunk.section for h in search.retrieve(question, vector, 5)]
     assert "1. TypeScript backends › Fastify" in sections
     assert "1. TypeScript backends › NestJS" in sections
+
+
+def test_a_sentence_opening_name_counts_when_paired_with_another(mixed: Assistant) -> None:
+    lexical = mixed.ready()
+    assert [w for w, _ in question_names("Fastify or NestJS, and why?", lexical)] == [
+        "Fastify",
+        "NestJS",
+    ]
+    assert [w for w, _ in question_names("Hono vs Elysia: where do they run?", lexical)] == [
+        "Hono",
+        "Elysia",
+    ]
+    # A plain sentence opener is not a name (it would be "absent" and refuse the answer).
+    names = question_names("Following the decision tree for a Kotlin shop?", lexical)
+    assert [w for w, _ in names] == ["Kotlin"]
+
+
+def test_an_opening_name_gets_its_own_section_cited(mixed: Assistant) -> None:
+    answer = mixed.ask("Fastify or NestJS for a cold-start-sensitive deployment, and why?")
+    sections = [c.section for c in answer.citations]
+    assert "1. TypeScript backends › Fastify" in sections, sections
+    assert "raw-speed" in answer.answer, answer.answer
+
+
+def test_a_question_about_risks_is_answered_by_the_nearest_warning(mixed: Assistant) -> None:
+    answer = mixed.ask(
+        "Is it OK to skip validating incoming requests and let the handlers cope with bad input?"
+    )
+    assert not answer.refused, answer.answer
+    assert any(c.section.endswith("10 common anti-patterns") for c in answer.citations)
+    assert "surface as 500 later" in answer.answer, answer.answer
+    # One warning, the relevant one, not the whole list or another manual's.
+    assert "Auth rolled from scratch" not in answer.answer, answer.answer
+    assert "log file" not in answer.answer, answer.answer
+
+
+def test_asking_about_risks_does_not_count_as_evidence(mixed: Assistant) -> None:
+    lexical = mixed.ready()
+    question = "Is it a good idea to open one database connection per Lambda invocation?"
+    vector = mixed.embedder.embed_one(question)
+    hits = HybridRetriever(mixed.store, lexical).retrieve(question, vector, 5)
+    query = make_query(question, question, vector, vector, lexical)
+    assert query.caution
+    units = score_units(query, hits, lexical)
+    boosted = [u for u in units if u.boost]
+    assert len(boosted) == 1 and "connection storm" in boosted[0].text
+    assert units[0] is boosted[0]  # it leads the answer …
+    verdict = assess(query, units, lexical, min_evidence=0.3, strong_evidence=0.75)
+    assert verdict.best == pytest.approx(max(u.score - u.boost for u in units))  # … unaided
+    assert mixed.ask("Is it a good idea to give our Kafka topics three partitions?").refused
 
 
 def test_an_index_saved_before_sources_were_recorded_is_rebuilt(mixed: Assistant) -> None:
