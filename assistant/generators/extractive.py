@@ -6,16 +6,21 @@ question names covered), order them by source section, and cite each section onc
 
 from __future__ import annotations
 
+import re
+
 from assistant.evidence import ScoredUnit
 from assistant.generators.base import Draft, Evidence, Generator
 from assistant.models import Citation
 from assistant.prompts import Prompts
 
 MARGIN = 0.2  # units this far below the best one are not part of the answer
+SECTION_MARGIN = 0.35  # … unless they come from the best unit's own chunk
 REDUNDANT = 0.92  # cosine above which a second unit says the same thing
 FOREIGN_MARGIN = 0.5  # share of MARGIN a unit from another document may fall behind
+LEAD_BONUS = 0.15  # a section's opening line, when it stands for the thing in an answer
 COVER_FLOOR = 0.4  # how good (relative to the best) a unit must be to cover a named thing
 SNIPPET_CHARS = 320
+_COMPARES = re.compile(r"\b(?:vs\.?|versus|or|differ\w*|difference|compar\w*)\b", re.I)
 
 
 class ExtractiveGenerator(Generator):
@@ -48,6 +53,11 @@ class ExtractiveGenerator(Generator):
             named += [t for t in q.terms if t in subjects and t not in q.wants]
         named = list(dict.fromkeys(named))
         rounds = 2 if len(named) >= 2 else 1
+        compares = rounds == 2 and bool(_COMPARES.search(q.question))
+
+        def lead(u: ScoredUnit) -> float:
+            return LEAD_BONUS if compares and u.index == 0 else 0.0
+
         for _ in range(rounds):
             for term in named:
                 if not room():
@@ -56,7 +66,9 @@ class ExtractiveGenerator(Generator):
                     continue
                 # A unit from the thing's own section beats one that merely leads with it.
                 fits = [u for u in units if u not in chosen and not redundant(u)]
-                cover = next((u for u in fits if term in u.heading), None) or next(
+                # In a comparison, the opening line of its section says what a thing is.
+                own = [u for u in fits if term in u.heading]
+                cover = max(own, key=lambda u: u.score + lead(u), default=None) or next(
                     (u for u in fits if term in u.subject), None
                 )
                 if cover and cover.score >= COVER_FLOOR * best:
@@ -64,10 +76,14 @@ class ExtractiveGenerator(Generator):
         # 2. Then the best remaining units while they stay close to the best; another
         #    document must come closer still, so an answer does not stitch unrelated
         #    manuals together on a shared word.
-        home = units[0].hit.chunk.source
+        home, first = units[0].hit.chunk.source, units[0].hit.chunk.id
         for u in units:
-            if not room() or u.score < best - MARGIN:
+            if not room() or u.score < best - SECTION_MARGIN:
                 break
+            # The best unit's own section may say more ("TS-only. End-to-end types
+            # without code generation" beside "Use when: TS monorepo"): a wider margin.
+            if u.hit.chunk.id != first and u.score < best - MARGIN:
+                continue
             elsewhere = u.hit.chunk.source != home
             if elsewhere and u.score < best - MARGIN * FOREIGN_MARGIN:
                 continue
