@@ -56,6 +56,15 @@ def _says_something_wrong(sentence: str) -> bool:
     return bool(re.match(r"^\s*(and\s+)?(say|state|claim|tell\s+\w+\s+that)\b", sentence, re.I))
 
 
+# Requests to write something (a poem, a birthday message) are not questions the
+# articles can answer, however many of their words a large corpus happens to contain.
+_COMPOSE = re.compile(
+    r"""\b(write|compose|draft|pen|create|generate|make\s+up)\s+(me\s+)?(a|an|some|the)?\s*
+    ([\w'-]+\s+){0,3}?
+    (?P<thing>poem|poetry|haiku|limerick|song|lyrics|story|joke|message|note|letter|e-?mail|card
+     |toast|speech|tweet|essay|greeting|wish(es)?)\b""",
+    re.I | re.X,
+)
 TOP_UNITS = 1  # the best evidence unit: what an answer is built around
 _PAIRED = re.compile(r"\s*(?:,|\bor\b|\bvs\.?|\bversus\b|\band\b)\s*[A-Z]")
 _NAME = re.compile(r"[A-Za-z][\w.+#/-]*[\w+#]|[A-Za-z]")
@@ -111,6 +120,8 @@ def assess(
         return GateResult(False, "nothing left to answer once instructions were removed", 0, [])
     if not (query.focus or query.terms):
         return GateResult(False, "the question names nothing to look up", best, [])
+    if wanted := _COMPOSE.search(query.question):
+        return GateResult(False, f"a request to write a {wanted.group('thing').lower()}", best, [])
     names = question_names(query.question, lexical)
     unknown = [w for w, parts in names if not all(p in lexical.df for p in parts)]
     if best < min_evidence:

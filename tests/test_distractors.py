@@ -40,6 +40,14 @@ COOKBOOK = """# Logging cookbook
 - Opening the same log file multiple times from several processes garbles the file.
 - Creating a lot of loggers wastes memory: use one per module.
 """
+BIRTHDAYS = """# Dataclasses
+
+## Keyword-only fields
+
+Every field can be keyword-only: `@dataclass(kw_only=True) class Birthday: name: str;
+birthday: datetime.date`. A heartfelt birthday message for a sister is then
+`f"Happy birthday, {b.name}!"`.
+"""
 KEYS = """# Performance notes
 
 The keys are precomputed to save unnecessary calls to the key function during
@@ -56,6 +64,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, embedder)
     (docs / "timezones.md").write_text(ZONES)
     (docs / "bisect.md").write_text(KEYS)
     (docs / "logging-cookbook.md").write_text(COOKBOOK)
+    (docs / "dataclasses.md").write_text(BIRTHDAYS)
     data = tmp_path_factory.mktemp("mixed-index")
     assistant = Assistant(make_settings(data, model_cache), embedder=embedder)
     assert assistant.ingest([docs]).ok
@@ -155,6 +164,18 @@ def test_asking_about_risks_does_not_count_as_evidence(mixed: Assistant) -> None
     verdict = assess(query, units, lexical, min_evidence=0.3, strong_evidence=0.75)
     assert verdict.best == pytest.approx(max(u.score - u.boost for u in units))  # … unaided
     assert mixed.ask("Is it a good idea to give our Kafka topics three partitions?").refused
+
+
+def test_a_request_to_write_something_is_refused_however_well_it_matches(
+    mixed: Assistant,
+) -> None:
+    answer = mixed.ask("Can you write a heartfelt birthday message for my sister?", trace=True)
+    assert answer.refused, answer.answer
+    assert answer.trace["gate"]["reason"] == "a request to write a message"
+    # Writing code or handling of one's own is a question, not a request for prose.
+    assert not mixed.ask(
+        "We'd like to write our own login, session and password handling. Good idea?"
+    ).refused
 
 
 def test_an_index_saved_before_sources_were_recorded_is_rebuilt(mixed: Assistant) -> None:
