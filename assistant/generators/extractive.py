@@ -60,7 +60,9 @@ class ExtractiveGenerator(Generator):
 
         for _ in range(rounds):
             for term in named:
-                if not room():
+                # Unless the question compares them, the last place stays with the best
+                # line left, whatever it names.
+                if len(chosen) >= self.max_sentences - (0 if compares else 1):
                     break
                 if rounds == 1 and any(term in c.subject for c in chosen):
                     continue
