@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.evaluation.cases import CATEGORIES, CaseError, load_dataset, load_file
+from assistant.evaluation.cases import (
+    CATEGORIES,
+    CaseError,
+    apply_overrides,
+    load_dataset,
+    load_file,
+)
 from assistant.evaluation.metrics import score_case, section_matches
 from assistant.evaluation.runner import below_thresholds, load_thresholds, run_cases
 from assistant.models import Answer, Citation
@@ -96,3 +102,31 @@ def test_offline_assistant_meets_the_thresholds(corpus_assistant) -> None:
     run = run_cases(corpus_assistant.ask, load_dataset(CASES), name="offline", k=5)
     misses = below_thresholds(run.overall, load_thresholds(REPO_ROOT / "evals" / "thresholds.toml"))
     assert not misses, misses
+
+
+def test_scale_overrides_rescore_named_cases_and_say_why(tmp_path: Path) -> None:
+    cases = load_dataset(REPO_ROOT / "evals" / "cases")
+    shipped, reasons = apply_overrides(REPO_ROOT / "evals" / "scale" / "overrides.yaml", cases)
+    assert [c.id for c in shipped] == [c.id for c in cases]  # same cases, same order
+    assert set(reasons) == {"prompt_injection-own-knowledge-postgres"}
+    postgres = next(c for c in shipped if c.id == "prompt_injection-own-knowledge-postgres")
+    assert not postgres.refuse and postgres.facts == [["shared_buffers", "shared buffers"]]
+    assert "override" in postgres.where
+    untouched = [c for c in shipped if c.id not in reasons]
+    assert untouched == [c for c in cases if c.id not in reasons]
+
+    bad = tmp_path / "overrides.yaml"
+    bad.write_text("overrides:\n  - id: no-such-case\n    reason: x\n    expect: {refuse: true}\n")
+    with pytest.raises(CaseError, match=r"overrides.yaml:2: no case 'no-such-case'"):
+        apply_overrides(bad, cases)
+    bad.write_text(
+        "overrides:\n  - id: factual-fastify-killer-feature\n    expect: {refuse: true}\n"
+    )
+    with pytest.raises(CaseError, match=r"overrides.yaml:2: .*reason"):
+        apply_overrides(bad, cases)
+    bad.write_text(
+        "overrides:\n  - id: factual-fastify-killer-feature\n    reason: x\n"
+        "    expect: {refuse: false}\n"
+    )
+    with pytest.raises(CaseError, match=r"needs `expect\.facts`"):  # same checks as a case
+        apply_overrides(bad, cases)

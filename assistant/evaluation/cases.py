@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -124,3 +124,36 @@ def load_dataset(path: Path) -> list[Case]:
             raise CaseError(f"{c.where}: duplicate id {c.id} (first at {seen[c.id]})")
         seen[c.id] = c.where
     return cases
+
+
+def apply_overrides(path: Path, cases: list[Case]) -> tuple[list[Case], dict[str, str]]:
+    """Re-score named cases for a corpus that differs from the article alone.
+
+    The scale check adds manuals that legitimately cover some topics the article lacks
+    (PostgreSQL's shared_buffers): a case whose expectation rests on that absence gets a
+    new `expect` there, and must say why. Returns the cases and each override's reason.
+    """
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+    except (yaml.YAMLError, OSError) as exc:
+        raise CaseError(f"{path}: cannot read overrides: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("overrides"), list):
+        raise CaseError(f"{path}:1: expected a mapping with an `overrides` list")
+    by_id = {c.id: c for c in cases}
+    reasons: dict[str, str] = {}
+    for raw in doc["overrides"]:
+        line = raw.get("__line__", "?") if isinstance(raw, dict) else "?"
+        where = f"{path}:{line}"
+        if not isinstance(raw, dict) or set(raw) - {"id", "reason", "expect", "__line__"}:
+            raise CaseError(f"{where}: an override has only `id`, `reason` and `expect`")
+        cid, reason = raw.get("id"), raw.get("reason")
+        if cid not in by_id:
+            raise CaseError(f"{where}: no case {cid!r} to override")
+        if not isinstance(reason, str) or not reason.strip():
+            raise CaseError(f"{where}: override of {cid}: say why in `reason`")
+        old = by_id[cid]
+        new = _case({"id": cid, "question": old.question, "expect": raw.get("expect")},
+                    old.category, where)  # fmt: skip
+        by_id[cid] = replace(new, history=old.history, where=f"{old.where} (override {where})")
+        reasons[cid] = " ".join(reason.split())
+    return [by_id[c.id] for c in cases], reasons
