@@ -88,12 +88,10 @@ class HybridRetriever:
             dense_score[chunk_id] = max(sim, dense_score.get(chunk_id, -1.0))
         sparse_score = dict(sparse)
 
-        rankings = [[i for i, _ in dense], sorted(by_unit, key=lambda i: -by_unit[i])]
-        rankings.append([i for i, _ in sparse])
-
         fused: dict[str, float] = {}
         if self.fusion == "rrf" or mode != "hybrid":
-            for ranking in rankings:
+            unit_ranking = sorted(by_unit, key=lambda i: -by_unit[i])
+            for ranking in ([i for i, _ in dense], unit_ranking, [i for i, _ in sparse]):
                 for rank, id_ in enumerate(ranking):
                     fused[id_] = fused.get(id_, 0.0) + 1.0 / (RRF_K + rank + 1)
         else:
@@ -120,7 +118,7 @@ class HybridRetriever:
         if mode == "hybrid" and asks_caution(query):
             # "Is it OK to skip validation?" shares few words with "No schema validation at
             # the edge (all errors surface as 500 later)": the nearest warning gets a place.
-            warning = next(iter(self._warnings(vector)), None)
+            warning = self._nearest_warning(vector)
             if warning is not None and warning not in order:
                 records.update(self.cache.get_many([warning], self.store))
                 fused.setdefault(warning, 0.0)
@@ -136,16 +134,15 @@ class HybridRetriever:
             for n, i in enumerate(order)
         ]
 
-    def _warnings(self, vector: np.ndarray) -> list[str]:
-        """Sections that warn (anti-patterns, pitfalls), nearest first by their best unit."""
+    def _nearest_warning(self, vector: np.ndarray) -> str | None:
+        """The section that warns (anti-patterns, pitfalls) whose best unit is nearest."""
         found = [i for i, _ in self.lexical.search(WARNING_TERMS, WARNING_POOL)]
-        records = self.cache.get_many(found, self.store)
         scored = [
             (float(np.max(rec.unit_vecs @ vector)), id_)
-            for id_, rec in records.items()
+            for id_, rec in self.cache.get_many(found, self.store).items()
             if warns(rec.section) and rec.unit_vecs is not None and len(rec.unit_vecs)
         ]
-        return [id_ for _, id_ in sorted(scored, reverse=True)]
+        return max(scored)[1] if scored else None
 
 
 def _with_dedicated(
