@@ -48,13 +48,14 @@ def install(packages: list[str]) -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env)
 
 
-def sample(roots: list[Path], files: int) -> list[Path]:
-    """Every k-th HTML page of the manuals (all of them when `files` is 0)."""
+def sample(roots: list[Path], files: int, shift: float = 0.0) -> list[Path]:
+    """Every k-th HTML page of the manuals (all of them when `files` is 0), starting
+    `shift` of the way into the first step (0.5 takes pages the default sample skips)."""
     pages = sorted(p for root in roots for p in root.rglob("*.htm*"))
     if not files or files >= len(pages):
         return pages
     step = len(pages) / files
-    return [pages[int(i * step)] for i in range(files)]
+    return [pages[int((i + shift) * step)] for i in range(files)]
 
 
 def progress(done: int, total: int) -> None:
@@ -67,6 +68,13 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench/results/scale-index")
     parser.add_argument("--skip-install", action="store_true")
     parser.add_argument("--files", type=int, default=600, help="distractor pages (0: all)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/scale_check.json")
+    parser.add_argument(
+        "--shift",
+        type=float,
+        default=0.0,
+        help="where in each step the sample starts, 0..1 (0.5: a held-out sample)",
+    )
     parser.add_argument(
         "--overrides",
         type=Path,
@@ -82,7 +90,9 @@ def main() -> None:
     if len(roots) < len(DOCS):
         sys.exit(f"distractor manuals missing: {[str(p) for p in DOCS.values() if not p.is_dir()]}")
 
-    pages = sample(roots, args.files)
+    if not 0 <= args.shift < 1:
+        sys.exit("--shift must be in [0, 1)")
+    pages = sample(roots, args.files, args.shift)
     settings = Settings(data_dir=args.data_dir)
     assistant = Assistant(settings)
     _ = assistant.embedder  # the one-off ONNX export is not ingest time
@@ -141,7 +151,7 @@ def main() -> None:
     for item in rescored:
         verdict = "passed" if item["passed"] else "FAILED"
         print(f"scored by {args.overrides.name}: {item['id']} ({verdict}): {item['reason']}")
-    out = ROOT / "bench" / "results" / "scale_check.json"
+    out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
