@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from assistant.embeddings.langchain import LangChainEmbeddings
@@ -71,7 +72,11 @@ class QuickstartBaseline:
 
     def ask(self, question: str, history: list[Turn] = (), **_: object) -> Answer:  # type: ignore[assignment]
         t0 = time.perf_counter()
-        docs = self.store.similarity_search_with_relevance_scores(question, k=self.k)
+        with warnings.catch_warnings():
+            # LangChain's default L2 relevance is negative for distant chunks and it warns
+            # on every query; the score is only displayed here.
+            warnings.filterwarnings("ignore", "Relevance scores must be between 0 and 1")
+            docs = self.store.similarity_search_with_relevance_scores(question, k=self.k)
         retrieved, citations, parts = [], [], []
         for n, (doc, score) in enumerate(docs, start=1):
             sections = [s for s in doc.metadata["sections"].split("\n") if s]
