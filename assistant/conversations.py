@@ -79,10 +79,6 @@ class Conversation:
     created_at: datetime
     turns: list[dict] = field(default_factory=list)
 
-    def history(self) -> list[Turn]:
-        """Turns as the assistant needs them: user turns in their standalone form."""
-        return [Turn(t["role"], t.get("standalone") or t["content"]) for t in self.turns]
-
 
 class ConversationStore:
     def __init__(self, url: str) -> None:
@@ -149,6 +145,24 @@ class ConversationStore:
                     for t in turns
                 ],
             )  # fmt: skip
+
+    def recent(self, cid: str, turns: int) -> list[Turn]:
+        """The last `turns` turns as the assistant needs them (user turns in their
+        standalone form), without loading a long conversation's whole record."""
+        _check_id(cid)
+        with self._core() as conn:
+            if (
+                conn.execute(select(ConversationRow.id).where(ConversationRow.id == cid)).first()
+                is None
+            ):
+                raise NotFound(f"no conversation {cid!r}")
+            rows = conn.execute(
+                select(TurnRow.role, TurnRow.content, TurnRow.standalone)
+                .where(TurnRow.conversation_id == cid)
+                .order_by(TurnRow.id.desc())
+                .limit(turns)
+            ).all()
+        return [Turn(role, standalone or content) for role, content, standalone in reversed(rows)]
 
     def append(self, cid: str, question: str, answer: Answer) -> None:
         _check_id(cid)

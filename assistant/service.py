@@ -122,7 +122,7 @@ class Assistant:
     def _history(self, conversation_id: str | None) -> list[Turn]:
         if conversation_id is None:
             return []
-        return self.conversations.get(conversation_id).history()
+        return self.conversations.recent(conversation_id, self.settings.history_turns)
 
     def _remember(self, answer: Answer, conversation_id: str | None) -> None:
         store = self.conversations

@@ -185,6 +185,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed by CORS (comma-separated); off when empty.",
     )
+    history_turns: int = Field(
+        12,
+        ge=2,
+        description="Earlier turns of a conversation read to understand a follow-up (a "
+        "long Slack DM is one conversation; the whole record stays readable via the API).",
+    )
     answer_concurrency: int = Field(
         1,
         ge=1,

@@ -118,6 +118,22 @@ def test_follow_up_uses_the_conversation(corpus_assistant) -> None:
     _assert_cites(answer, [["sqlx", "seaorm", "diesel"]], "8. ORM / data layer")
 
 
+def test_a_long_conversation_reads_only_its_latest_turns(corpus_assistant) -> None:
+    # A Slack DM is one conversation for good: a follow-up must not load all of it.
+    first = corpus_assistant.chat("What is Hono?")
+    cid = first.conversation_id
+    for _ in range(8):
+        corpus_assistant.chat("What is Fastify's killer feature?", cid)
+    corpus_assistant.chat("Which ORM is the default for Python?", cid)
+    limit = corpus_assistant.settings.history_turns
+    recent = corpus_assistant._history(cid)
+    assert len(recent) == limit < 20 == len(corpus_assistant.conversations.get(cid).turns)
+    assert recent[-2].content == "Which ORM is the default for Python?"
+    answer = corpus_assistant.chat("and for Rust?", cid)
+    assert answer.standalone_question and "Python" in answer.standalone_question
+    _assert_cites(answer, [["sqlx", "seaorm", "diesel"]], "8. ORM / data layer")
+
+
 @pytest.mark.parametrize("question", ["", "   ", "\n\t", "x" * 1001])
 def test_bad_questions_are_rejected(corpus_assistant, question) -> None:
     with pytest.raises(InvalidQuestion):

@@ -95,7 +95,7 @@ def test_store_round_trip_create_append_get_delete(pg_url, postgres_server, corp
     store = ConversationStore(pg_url)
     cid = store.create()
     empty = store.get(cid)
-    assert empty.id == cid and empty.turns == [] and empty.history() == []
+    assert empty.id == cid and empty.turns == [] and store.recent(cid, 12) == []
     assert empty.created_at.tzinfo is not None
 
     answer = corpus_assistant.ask("What is Fastify's killer feature?")
@@ -111,7 +111,8 @@ def test_store_round_trip_create_append_get_delete(pg_url, postgres_server, corp
     assert conv.turns[1]["answer"]["citations"][0]["section"] == answer.citations[0].section
     for turn in conv.turns:
         assert datetime.fromisoformat(turn["created_at"]).tzinfo is not None
-    assert [t.content for t in conv.history()] == [answer.question, answer.answer]
+    assert [t.content for t in store.recent(cid, 12)] == [answer.question, answer.answer]
+    assert [t.content for t in store.recent(cid, 1)] == [answer.answer]  # the latest
     sql = "select count(*) from turns where conversation_id = %(cid)s"
     assert count(postgres_server, pg_url, sql, cid=cid) == 2
 
@@ -122,6 +123,8 @@ def test_store_round_trip_create_append_get_delete(pg_url, postgres_server, corp
         store.delete(cid)
     with pytest.raises(NotFound):
         store.append(cid, answer.question, answer)
+    with pytest.raises(NotFound):
+        store.recent(cid, 12)
     assert count(postgres_server, pg_url, sql, cid=cid) == 0
     assert count(postgres_server, pg_url, "select count(*) from conversations") == 0
 
