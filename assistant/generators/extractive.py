@@ -36,6 +36,12 @@ class ExtractiveGenerator(Generator):
             return []
         best = units[0].score
         chosen: list[ScoredUnit] = [units[0]]
+        home = units[0].hit.chunk.source
+
+        def foreign(u: ScoredUnit) -> bool:
+            """From another document, and not nearly as good as the best: an answer does
+            not stitch unrelated manuals together on a shared word ("Node", "differ")."""
+            return u.hit.chunk.source != home and u.score < best - MARGIN * FOREIGN_MARGIN
 
         def redundant(u: ScoredUnit) -> bool:
             return any(float(u.vec @ c.vec) > REDUNDANT or u.text == c.text for c in chosen)
@@ -67,7 +73,7 @@ class ExtractiveGenerator(Generator):
                 if rounds == 1 and any(term in c.subject for c in chosen):
                     continue
                 # A unit from the thing's own section beats one that merely leads with it.
-                fits = [u for u in units if u not in chosen and not redundant(u)]
+                fits = [u for u in units if u not in chosen and not redundant(u) and not foreign(u)]
                 # In a comparison, the opening line of its section says what a thing is.
                 own = [u for u in fits if term in u.heading]
                 cover = max(own, key=lambda u: u.score + lead(u), default=None) or next(
@@ -76,9 +82,8 @@ class ExtractiveGenerator(Generator):
                 if cover and cover.score >= COVER_FLOOR * best:
                     chosen.append(cover)
         # 2. Then the best remaining units while they stay close to the best; another
-        #    document must come closer still, so an answer does not stitch unrelated
-        #    manuals together on a shared word.
-        home, first = units[0].hit.chunk.source, units[0].hit.chunk.id
+        #    document must come closer still.
+        first = units[0].hit.chunk.id
         for u in units:
             if not room() or u.score < best - SECTION_MARGIN:
                 break
@@ -86,8 +91,7 @@ class ExtractiveGenerator(Generator):
             # without code generation" beside "Use when: TS monorepo"): a wider margin.
             if u.hit.chunk.id != first and u.score < best - MARGIN:
                 continue
-            elsewhere = u.hit.chunk.source != home
-            if elsewhere and u.score < best - MARGIN * FOREIGN_MARGIN:
+            if foreign(u):
                 continue
             if u not in chosen and not redundant(u):
                 chosen.append(u)

@@ -1,0 +1,72 @@
+"""Which units an extractive answer is made of, on hand-made scored units: the rules of
+the composer without an index in the way."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from assistant.evidence import Query, ScoredUnit
+from assistant.generators.base import Evidence
+from assistant.generators.extractive import ExtractiveGenerator
+from assistant.models import ChunkRecord, Hit
+from assistant.prompts import Prompts
+from assistant.settings import Settings
+
+_made = iter(range(10_000))
+
+
+def unit(source: str, chunk: str, text: str, score: float, heading=(), subject=(), index=0):
+    rec = ChunkRecord(id=chunk, text=text, source=source, title="", section=chunk)
+    vec = np.zeros(64, dtype=np.float32)
+    vec[next(_made) % 64] = 1.0  # orthogonal: no unit repeats another
+    return ScoredUnit(
+        hit=Hit(chunk=rec, score=score), index=index, text=text, raw=text, vec=vec,
+        terms=set(), subject=set(subject) | set(heading), heading=set(heading),
+        sem=score, lex=0.0, focus=0.0, score=score,
+    )  # fmt: skip
+
+
+def select(units: list[ScoredUnit], focus: list[str], question: str = "q") -> list[str]:
+    query = Query(question, question, np.zeros(64), np.zeros(64), terms=focus, focus=focus)
+    lexical = SimpleNamespace(subjects={"rust", "node", "axum", "actix"})
+    evidence = Evidence(query, [u.hit for u in units], units, lexical)  # type: ignore[arg-type]
+    composer = ExtractiveGenerator(Prompts(Settings().prompts_dir), max_sentences=4)
+    return [u.text for u in composer.select(evidence)]
+
+
+def test_a_named_thing_is_covered_from_the_answers_own_document() -> None:
+    units = [
+        unit("article.md", "rust", "Axum is the default Rust framework.", 1.0, heading=["rust"]),
+        unit("dom.html", "node-objects", "Node objects model the DOM.", 0.6, heading=["node"]),
+        unit("article.md", "ts", "Node runs Fastify.", 0.55, subject=["node"]),
+    ]
+    chosen = select(units, ["rust", "node"])
+    assert "Node runs Fastify." in chosen
+    assert "Node objects model the DOM." not in chosen  # a shared word, another manual
+
+
+def test_another_document_nearly_as_good_as_the_best_may_join() -> None:
+    units = [
+        unit("article.md", "rust", "Axum is the default Rust framework.", 1.0, heading=["rust"]),
+        unit("guide.md", "node", "Node suits I/O-bound services.", 0.95, heading=["node"]),
+    ]
+    assert "Node suits I/O-bound services." in select(units, ["rust", "node"])
+
+
+def test_the_last_place_goes_to_the_best_line_left_unless_comparing() -> None:
+    units = [
+        unit("a.md", "axum", "Axum is macro-light.", 1.0, heading=["axum"]),
+        unit("a.md", "actix", "Actix-web is actor-based.", 0.9, heading=["actix"], index=1),
+        unit("a.md", "anti", "Warnings: Rust learning curve.", 0.88),
+        unit("a.md", "axum", "Axum has Tower.", 0.85, heading=["axum"], index=1),
+        unit("a.md", "actix", "Actix-web is the fastest in raw benchmarks.", 0.6,
+             heading=["actix"]),
+    ]  # fmt: skip
+    plain = select(units, ["axum", "actix"], "Tell me about Axum and Actix-web")
+    assert "Warnings: Rust learning curve." in plain
+    compared = select(units, ["axum", "actix"], "Axum vs Actix-web?")
+    # A comparison: both sides twice, each represented by its section's opening line.
+    assert "Actix-web is the fastest in raw benchmarks." in compared
+    assert "Warnings: Rust learning curve." not in compared
