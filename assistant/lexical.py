@@ -145,7 +145,9 @@ class LexicalIndex:
         return self._corrections[term]
 
     def _closest(self, term: str) -> str:
-        candidates = [t for t in self._vocab.get(term[0], []) if abs(len(t) - len(term)) <= 2]
+        # A short word gets one letter of slack: "rail" is not a misspelt "rahila".
+        slack = 1 if len(term) <= 5 else 2
+        candidates = [t for t in self._vocab.get(term[0], []) if abs(len(t) - len(term)) <= slack]
         close = difflib.get_close_matches(term, candidates, n=1, cutoff=0.8)
         return close[0] if close else term
 

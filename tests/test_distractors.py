@@ -16,8 +16,10 @@ import pytest
 from assistant.evidence import make_query, score_units
 from assistant.gate import assess, question_names
 from assistant.lexical import LexicalIndex
+from assistant.models import ChunkRecord
 from assistant.retrieval import HybridRetriever
 from assistant.service import Assistant
+from assistant.text import stem
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,3 +189,17 @@ def test_an_index_saved_before_sources_were_recorded_is_rebuilt(mixed: Assistant
     assert not LexicalIndex.is_complete(lexical_dir)
     mixed.ingest([Path(mixed.settings.corpus_dir).parent / "corpus"])  # any ingest repairs it
     assert LexicalIndex.is_complete(lexical_dir)
+
+
+def test_spelling_correction_fixes_typos_not_short_unknown_names() -> None:
+    records = [
+        ChunkRecord(id=f"c{i}", text=text, source="notes.md", title="", section="Notes")
+        for i, text in enumerate(
+            ["Fastify is schema-first.", "Drizzle is SQL-first.", "Thanks to Rahila Bee."]
+        )
+    ]
+    lexical = LexicalIndex.build(records)
+    assert lexical.correct("fastfy") == "fastify"
+    assert lexical.correct(stem("drizle")) == stem("drizzle")
+    # "Rails" is not a misspelt contributor name: left unknown, the gate can refuse it.
+    assert lexical.correct("rail") == "rail"
