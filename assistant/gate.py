@@ -104,6 +104,7 @@ class GateResult:
     reason: str
     best: float
     unknown: list[str]
+    writing: str | None = None  # what a request to write asked for ("a message")
 
 
 def assess(
@@ -121,7 +122,9 @@ def assess(
     if not (query.focus or query.terms):
         return GateResult(False, "the question names nothing to look up", best, [])
     if wanted := _COMPOSE.search(query.question):
-        return GateResult(False, f"a request to write a {wanted.group('thing').lower()}", best, [])
+        thing = wanted.group("thing").lower()
+        thing = f"{'an' if thing[0] in 'aeiou' else 'a'} {thing}"
+        return GateResult(False, f"a request to write {thing}", best, [], writing=thing)
     names = question_names(query.question, lexical)
     unknown = [w for w, parts in names if not all(p in lexical.df for p in parts)]
     if best < min_evidence:

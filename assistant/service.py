@@ -278,7 +278,8 @@ class Assistant:
             log.info("refused: %s (best %.3f)", reason, verdict.best)
             related = list(dict.fromkeys(h.chunk.section for h in hits if h.chunk.section))
             related = related[:RELATED_SECTIONS]
-            draft = Draft(self._refusal(related), refused=True, trace=draft and draft.trace)
+            text = self._refusal(related, verdict.writing if draft is None else None)
+            draft = Draft(text, refused=True, trace=draft and draft.trace)
         else:
             related = []
         timings["generate"] = _ms(t)
@@ -303,8 +304,11 @@ class Assistant:
                 yield "delta", piece
         return answer
 
-    def _refusal(self, related: list[str]) -> str:
-        text = self.prompts.text("refusal.md")
+    def _refusal(self, related: list[str], writing: str | None = None) -> str:
+        if writing:
+            text = self.prompts.render("refusal_writing.md", thing=writing)
+        else:
+            text = self.prompts.text("refusal.md")
         if related:
             listing = "\n".join(f"- {s}" for s in related)
             text += "\n\n" + self.prompts.render("related_sections.md", sections=listing)

@@ -174,6 +174,7 @@ def test_a_request_to_write_something_is_refused_however_well_it_matches(
     answer = mixed.ask("Can you write a heartfelt birthday message for my sister?", trace=True)
     assert answer.refused, answer.answer
     assert answer.trace["gate"]["reason"] == "a request to write a message"
+    assert answer.answer.startswith("StackGuide doesn't write a message for you"), answer.answer
     # Writing code or handling of one's own is a question, not a request for prose.
     assert not mixed.ask(
         "We'd like to write our own login, session and password handling. Good idea?"
