@@ -30,7 +30,8 @@ W_CAUTION = 0.15  # "Is that a good idea?": the corpus' warnings answer it
 # Questions that ask whether a plan is a mistake, or what it risks.
 _ASKS_CAUTION = re.compile(
     r"""\b(good|bad)\s+idea\b | \bworth\b | \brisk | \bok(ay)?\s+to\b | \bsafe\s+to\b
-    | \bgo(es)?\s+wrong\b | \bproblem | \bpitfall | \bdownside | \bdrawback | \bmistake
+    | \bgo(es)?\s+wrong\b | \b(any|a)\s+problem | \bproblems?\s+with\b | \bpitfall
+    | \bdownside | \bdrawback | \bmistake
     | \bknock-on\b | \bconsequence | \bharm | \banti-?pattern | \bavoid\b
     | \bwhat\s+does\s+the\s+(guide|article|author)\s+think\b | ,\s*right\s*\?\s*$
     | \bcan\s+(we|i|the\s+\w+)\s+just\b""",

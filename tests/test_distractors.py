@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.evidence import make_query, score_units
+from assistant.evidence import asks_caution, make_query, score_units
 from assistant.gate import assess, question_names
 from assistant.lexical import LexicalIndex
 from assistant.models import ChunkRecord
@@ -204,3 +204,19 @@ def test_spelling_correction_fixes_typos_not_short_unknown_names() -> None:
     assert lexical.correct(stem("drizle")) == stem("drizzle")
     # "Rails" is not a misspelt contributor name: left unknown, the gate can refuse it.
     assert lexical.correct("rail") == "rail"
+
+
+@pytest.mark.parametrize(
+    ("question", "about_risks"),
+    [
+        ("Our Lambda functions each hold a DB connection open. Any problem with that?", True),
+        ("Is GraphQL a good idea for three endpoints?", True),
+        ("We run a cluster, so every service goes on Kubernetes, right?", True),
+        ("What goes wrong when the ORM lazy-loads in a loop?", True),
+        ("Which problems does OpenTelemetry address?", False),
+        ("What problem does Temporal solve?", False),
+        ("Which framework fits a Bun shop?", False),
+    ],
+)
+def test_which_questions_ask_about_risks(question: str, about_risks: bool) -> None:
+    assert asks_caution(question) is about_risks
