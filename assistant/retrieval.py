@@ -112,6 +112,15 @@ class HybridRetriever:
         ranked = sorted(fused, key=lambda i: -fused[i])[: (3 * k if covering else k + 3)]
         records = self.cache.get_many(ranked, self.store)
         order = [i for i in ranked if i in records]
+        # One place per section: three "Tip" boxes of one manual page are one source.
+        seen: set[tuple[str, str]] = set()
+        kept = []
+        for i in order:
+            key = (records[i].source, records[i].section)
+            if key not in seen or not records[i].section:
+                kept.append(i)
+            seen.add(key)
+        order = kept + [i for i in order if i not in kept]
         if covering:
             order = _with_dedicated(order, records, query, self.lexical, k)
         order = order[:k]

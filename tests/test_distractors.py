@@ -220,3 +220,25 @@ def test_spelling_correction_fixes_typos_not_short_unknown_names() -> None:
 )
 def test_which_questions_ask_about_risks(question: str, about_risks: bool) -> None:
     assert asks_caution(question) is about_risks
+
+
+def test_one_section_takes_one_place_in_the_top_k(tmp_path, model_cache, embedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(ROOT / "corpus" / "modern-backend-frameworks-2025.md", docs)
+    tip = (
+        "Recursive queries with N plus one joins are planned like any other: tip {i}. "
+        "A graph of rows is walked one level per iteration, and each level's query "
+        "plan is chosen again, so the planner's estimates for the working table matter. "
+    ) * 3
+    boxes = "\n\n".join(f"### Tip\n\n{tip.format(i=i)}" for i in range(3))
+    (docs / "with-queries.md").write_text(
+        f"# WITH Queries\n\n## Common Table Expressions\n\n{boxes}\n"
+    )
+    assistant = Assistant(make_settings(tmp_path / "data", model_cache), embedder=embedder)
+    assert assistant.ingest([docs]).ok
+    question = "graph ql n plus one queries, how do ppl avoid that"
+    hits = assistant.search(question, 5)
+    places = [(h.chunk.source, h.chunk.section) for h in hits]
+    assert len(places) == len(set(places)), places  # the three "Tip" boxes count once
+    assert any(section.endswith("GraphQL") for _, section in places), places
