@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 from collections import Counter
 from collections.abc import Iterable
@@ -22,6 +23,8 @@ import numpy as np
 
 from assistant.models import ChunkRecord
 from assistant.text import STOPWORDS, content_terms, stem, subject_terms, tokenize, words
+
+_PAIR = re.compile(r"\b([A-Za-z]{2,12})[ -]([A-Za-z]{1,6})\b")
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs index builds at DEBUG
 
@@ -150,6 +153,18 @@ class LexicalIndex:
         candidates = [t for t in self._vocab.get(term[0], []) if abs(len(t) - len(term)) <= slack]
         close = difflib.get_close_matches(term, candidates, n=1, cutoff=0.8)
         return close[0] if close else term
+
+    def rejoin(self, text: str) -> str:
+        """Join a name typed in two pieces ("graph ql", "next js") when the corpus heads
+        a section with the joined form; spelling correction works on single words."""
+
+        def joined(m: re.Match) -> str:
+            a, b = m.group(1), m.group(2)
+            whole = stem((a + b).lower())
+            pieces = {stem(a.lower()), stem(b.lower())}
+            return a + b if whole in self.subjects and not pieces <= self.subjects else m[0]
+
+        return _PAIR.sub(joined, text)
 
     def query_terms(self, text: str) -> list[str]:
         return [self.correct(stem(w)) for w in words(text) if w not in STOPWORDS]

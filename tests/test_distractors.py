@@ -242,3 +242,19 @@ def test_one_section_takes_one_place_in_the_top_k(tmp_path, model_cache, embedde
     places = [(h.chunk.source, h.chunk.section) for h in hits]
     assert len(places) == len(set(places)), places  # the three "Tip" boxes count once
     assert any(section.endswith("GraphQL") for _, section in places), places
+
+
+def test_a_name_typed_in_two_pieces_is_joined_when_the_corpus_heads_a_section_with_it() -> None:
+    def record(id_: str, section: str, text: str) -> ChunkRecord:
+        return ChunkRecord(id=id_, text=text, source="a.md", title="", section=section,
+                           units=[{"text": text, "raw": text}])  # fmt: skip
+
+    lexical = LexicalIndex.build(
+        [
+            record("g", "API styles › GraphQL", "Federation v2 is mature."),
+            record("s", "JVM › Spring Boot", "Spring Data is there."),
+        ]
+    )
+    assert lexical.rejoin("graph ql n plus one, how to avoid") == "graphql n plus one, how to avoid"
+    assert lexical.rejoin("Spring Boot or Quarkus?") == "Spring Boot or Quarkus?"  # two names
+    assert lexical.rejoin("a big service") == "a big service"
