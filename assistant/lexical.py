@@ -155,8 +155,8 @@ class LexicalIndex:
         return close[0] if close else term
 
     def rejoin(self, text: str) -> str:
-        """Join a name typed in two pieces ("graph ql", "next js") when the corpus heads
-        a section with the joined form; spelling correction works on single words."""
+        """Join a name typed in two pieces ("graph ql") when the corpus heads a section
+        with the joined form; spelling correction works on single words."""
 
         def joined(m: re.Match) -> str:
             a, b = m.group(1), m.group(2)

@@ -72,7 +72,16 @@ class HybridRetriever:
         self.cover = cover
         self.cache = cache if cache is not None else RecordCache()
 
-    def retrieve(self, query: str, vector: np.ndarray, k: int, mode: Mode = "hybrid") -> list[Hit]:
+    def retrieve(
+        self,
+        query: str,
+        vector: np.ndarray,
+        k: int,
+        mode: Mode = "hybrid",
+        caution: bool | None = None,
+    ) -> list[Hit]:
+        """The k best chunks; `caution` (does the question ask about risks?) defaults to
+        what the query text itself says."""
         dense: list[tuple[str, float]] = []
         by_unit: dict[str, float] = {}  # chunk id → cosine of its best unit
         sparse: list[tuple[str, float]] = []
@@ -111,20 +120,20 @@ class HybridRetriever:
         # spare in case BM25 names a chunk the store no longer has (index out of step).
         ranked = sorted(fused, key=lambda i: -fused[i])[: (3 * k if covering else k + 3)]
         records = self.cache.get_many(ranked, self.store)
-        order = [i for i in ranked if i in records]
         # One place per section: three "Tip" boxes of one manual page are one source.
         seen: set[tuple[str, str]] = set()
-        kept = []
-        for i in order:
+        firsts, repeats = [], []
+        for i in (i for i in ranked if i in records):
             key = (records[i].source, records[i].section)
-            if key not in seen or not records[i].section:
-                kept.append(i)
+            (repeats if key in seen and key[1] else firsts).append(i)
             seen.add(key)
-        order = kept + [i for i in order if i not in kept]
+        order = firsts + repeats
         if covering:
             order = _with_dedicated(order, records, query, self.lexical, k)
         order = order[:k]
-        if mode == "hybrid" and asks_caution(query):
+        if caution is None:
+            caution = asks_caution(query)
+        if mode == "hybrid" and caution:
             # "Is it OK to skip validation?" shares few words with "No schema validation at
             # the edge (all errors surface as 500 later)": the nearest warning gets a place.
             warning = self._nearest_warning(vector)

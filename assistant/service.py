@@ -246,18 +246,19 @@ class Assistant:
         timings["embed"] = _ms(t)
 
         t = time.perf_counter()
+        query = make_query(
+            cleaned, search_text, vector, turn_vector, lexical, refers_back=turn.refers_back
+        )
         hits = self._retriever(lexical).retrieve(
             search_text,
             vector,
             k or self.settings.top_k,
             retriever or self.settings.retriever,
+            caution=query.caution,  # decided on the turn, not on the earlier answer it quotes
         )
         timings["retrieve"] = _ms(t)
 
         t = time.perf_counter()
-        query = make_query(
-            cleaned, search_text, vector, turn_vector, lexical, refers_back=turn.refers_back
-        )
         units = score_units(query, hits, lexical)
         verdict = assess(
             query, units, lexical, self.settings.min_evidence, self.settings.strong_evidence

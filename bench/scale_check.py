@@ -52,7 +52,7 @@ def install(packages: list[str]) -> None:
 
 def sample(roots: list[Path], files: int, shift: float = 0.0) -> list[Path]:
     """Every k-th HTML page of the manuals (all of them when `files` is 0), starting
-    `shift` of the way into the first step (0.5 takes pages the default sample skips)."""
+    `shift` of the way into the first step (0.5 takes the pages shift 0 skips)."""
     pages = sorted(p for root in roots for p in root.rglob("*.htm*"))
     if not files or files >= len(pages):
         return pages

@@ -16,7 +16,7 @@ import pytest
 from assistant.evidence import asks_caution, make_query, score_units
 from assistant.gate import assess, question_names
 from assistant.lexical import LexicalIndex
-from assistant.models import ChunkRecord
+from assistant.models import ChunkRecord, Turn
 from assistant.retrieval import HybridRetriever
 from assistant.service import Assistant
 from assistant.text import stem
@@ -258,3 +258,21 @@ def test_a_name_typed_in_two_pieces_is_joined_when_the_corpus_heads_a_section_wi
     assert lexical.rejoin("graph ql n plus one, how to avoid") == "graphql n plus one, how to avoid"
     assert lexical.rejoin("Spring Boot or Quarkus?") == "Spring Boot or Quarkus?"  # two names
     assert lexical.rejoin("a big service") == "a big service"
+
+
+def test_risk_intent_is_read_from_the_turn_not_the_answer_it_follows(mixed: Assistant) -> None:
+    # The earlier answer says "avoid"; the follow-up asks nothing about risks, so no
+    # warning section is pulled in on the strength of the quoted answer.
+    history = [
+        Turn("user", "Which Python ORM should we pick?"),
+        Turn("assistant", "SQLAlchemy 2.0 [1]. Sequelize is legacy: avoid it for new projects."),
+    ]
+    answer = mixed.ask("Does that one support async?", history, trace=True)
+    assert answer.standalone_question, "a follow-up that refers back"
+    sections = [r["section"] for r in answer.trace["retrieved"]]
+    assert not any(s.endswith("10 common anti-patterns") for s in sections), sections
+    # The same words asked as a question about risks do get the warning.
+    search = HybridRetriever(mixed.store, mixed.ready())
+    text = "Which Python ORM should we pick? Any problem with lazy loading?"
+    hits = search.retrieve(text, mixed.embedder.embed_one(text), 5)
+    assert any(h.chunk.section.endswith("10 common anti-patterns") for h in hits)

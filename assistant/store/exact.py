@@ -20,10 +20,6 @@ class VectorSnapshot:
     unit_index: np.ndarray  # position of each unit in its chunk
     unit_vecs: np.ndarray  # (m, dim), unit length
 
-    @property
-    def size(self) -> int:
-        return len(self.chunk_ids) + len(self.unit_chunks)
-
 
 class ExactSearch:
     """The store's `query` / `query_units`, answered from a snapshot."""
