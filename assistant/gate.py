@@ -98,6 +98,31 @@ def question_names(question: str, lexical: LexicalIndex) -> list[tuple[str, list
     return out
 
 
+def _only_in_passing(
+    names: list[tuple[str, list[str]]],
+    query: Query,
+    evidence: list[ScoredUnit],
+    lexical: LexicalIndex,
+) -> list[str]:
+    """Names the corpus never writes about, met only beside none of the question's other
+    terms: "Australia" in a list of time zones, while "capital" is in a table example.
+
+    A name that heads no section and leads no item is mentioned in passing; the passages
+    then share a word with the question, not its subject. Returned only when every name
+    in the question is such a one (none: the question has something to stand on).
+    """
+    passing = []
+    for word, parts in names:
+        if any(p in lexical.subjects for p in parts):
+            return []
+        others = [t for t in dict.fromkeys(query.focus + query.terms) if t not in parts]
+        beside = (u for u in evidence if any(p in u.terms for p in parts))
+        if any(t in u.terms for u in beside for t in others):
+            return []
+        passing.append(word)
+    return passing
+
+
 @dataclass
 class GateResult:
     ok: bool
@@ -133,6 +158,9 @@ def assess(
         return GateResult(True, "grounded", best, unknown)
     if unknown:
         return GateResult(False, f"the corpus never mentions {', '.join(unknown)}", best, unknown)
+    if passing := _only_in_passing(names, query, evidence, lexical):
+        reason = f"the corpus mentions {', '.join(passing)} only in passing"
+        return GateResult(False, reason, best, passing)
     # In a large corpus every name turns up somewhere ("Australia" in a list of time
     # zones), just not in the documents the answer would be built from.
     top = {id(u.hit): u.hit for u in evidence[:TOP_UNITS]}.values()

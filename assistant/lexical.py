@@ -26,6 +26,8 @@ from assistant.text import STOPWORDS, content_terms, stem, subject_terms, tokeni
 
 _PAIR = re.compile(r"\b([A-Za-z]{2,12})[ -]([A-Za-z]{1,6})\b")
 
+# Other names people type for a thing the corpus names one way; applied before spelling.
+ALIASES = {stem(k): v for k, v in {"golang": "go", "nodejs": "node", "reactjs": "react"}.items()}
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs index builds at DEBUG
 
 
@@ -138,9 +140,12 @@ class LexicalIndex:
 
     # -- querying -----------------------------------------------------------------------
     def correct(self, term: str) -> str:
-        """Map a misspelt query term onto the corpus vocabulary ('fastfy' → 'fastify')."""
+        """Map a misspelt query term onto the corpus vocabulary ('fastfy' → 'fastify'),
+        and a common alias onto the name the corpus uses ('golang' → 'go')."""
         if term in self.df or len(term) < 4 or term.isdigit():
             return term
+        if ALIASES.get(term) in self.df:
+            return ALIASES[term]
         if term not in self._corrections:
             if len(self._corrections) > 100_000:  # bounded: questions are open-ended
                 self._corrections.clear()

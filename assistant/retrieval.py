@@ -79,9 +79,11 @@ class HybridRetriever:
         k: int,
         mode: Mode = "hybrid",
         caution: bool | None = None,
+        turn: str | None = None,
     ) -> list[Hit]:
         """The k best chunks; `caution` (does the question ask about risks?) defaults to
-        what the query text itself says."""
+        what the query text itself says. `turn` is a follow-up's own words, when `query`
+        is the question it was rewritten into."""
         dense: list[tuple[str, float]] = []
         by_unit: dict[str, float] = {}  # chunk id → cosine of its best unit
         sparse: list[tuple[str, float]] = []
@@ -115,6 +117,11 @@ class HybridRetriever:
             # question crowd out the one that names what it asks about: reward coverage.
             top = max(fused.values())
             coverage = self.lexical.coverage(query, list(fused))
+            if turn and turn != query:
+                # "And if we're all-in on Bun?" after an edge question: the passages that
+                # cover the turn's own terms count as much as those covering the topic.
+                own = self.lexical.coverage(turn, list(fused))
+                coverage = {i: (c + own.get(i, 0.0)) / 2 for i, c in coverage.items()}
             fused = {i: s / top + W_COVER * coverage.get(i, 0.0) for i, s in fused.items()}
         # Only the winners are fetched whole (text, units and their vectors): a few
         # spare in case BM25 names a chunk the store no longer has (index out of step).

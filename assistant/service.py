@@ -255,6 +255,7 @@ class Assistant:
             k or self.settings.top_k,
             retriever or self.settings.retriever,
             caution=query.caution,  # decided on the turn, not on the earlier answer it quotes
+            turn=cleaned,
         )
         timings["retrieve"] = _ms(t)
 

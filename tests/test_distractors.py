@@ -16,7 +16,7 @@ import pytest
 from assistant.evidence import asks_caution, make_query, score_units
 from assistant.gate import assess, question_names
 from assistant.lexical import LexicalIndex
-from assistant.models import ChunkRecord, Turn
+from assistant.models import ChunkRecord, Hit, Turn
 from assistant.retrieval import HybridRetriever
 from assistant.service import Assistant
 from assistant.text import stem
@@ -34,6 +34,11 @@ ZONES = """# B.4 Time zone names
 
 Examples of zone names: America/New_York, Europe/Paris, Australia/Sydney, Asia/Tokyo.
 A time zone abbreviation such as AEST is resolved through the zone's rules.
+
+## Configuration files
+
+For example, the Australia configuration file defines SAT (for South Australian
+Standard Time).
 """
 COOKBOOK = """# Logging cookbook
 
@@ -59,7 +64,7 @@ hashed; a value is not. The difference matters for performance.
 
 
 @pytest.fixture(scope="module")
-def mixed(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, embedder) -> Assistant:
+def mixed_docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     docs = tmp_path_factory.mktemp("mixed-docs")
     shutil.copy(ROOT / "corpus" / "modern-backend-frameworks-2025.md", docs)
     (docs / "ddl-inherit.md").write_text(CAPITALS)
@@ -67,6 +72,14 @@ def mixed(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, embedder)
     (docs / "bisect.md").write_text(KEYS)
     (docs / "logging-cookbook.md").write_text(COOKBOOK)
     (docs / "dataclasses.md").write_text(BIRTHDAYS)
+    return docs
+
+
+@pytest.fixture(scope="module")
+def mixed(
+    mixed_docs: Path, tmp_path_factory: pytest.TempPathFactory, model_cache: Path, embedder
+) -> Assistant:
+    docs = mixed_docs
     data = tmp_path_factory.mktemp("mixed-index")
     assistant = Assistant(make_settings(data, model_cache), embedder=embedder)
     assert assistant.ingest([docs]).ok
@@ -181,15 +194,18 @@ def test_a_request_to_write_something_is_refused_however_well_it_matches(
     ).refused
 
 
-def test_an_index_saved_before_sources_were_recorded_is_rebuilt(mixed: Assistant) -> None:
+def test_an_index_saved_before_sources_were_recorded_is_rebuilt(
+    mixed: Assistant, mixed_docs: Path
+) -> None:
     lexical_dir = mixed.settings.lexical_dir
     assert LexicalIndex.is_complete(lexical_dir)
     generation = LexicalIndex.current_generation(lexical_dir)
     (lexical_dir / generation / "sources.json").unlink()
     assert LexicalIndex.load(lexical_dir).sources is None  # still loads: the check is skipped
     assert not LexicalIndex.is_complete(lexical_dir)
-    mixed.ingest([Path(mixed.settings.corpus_dir).parent / "corpus"])  # any ingest repairs it
+    mixed.ingest([mixed_docs])  # any ingest repairs it (nothing changed but the index)
     assert LexicalIndex.is_complete(lexical_dir)
+    assert len({r.source for r in mixed.store.iter_records()}) == 6  # no second copy
 
 
 def test_spelling_correction_fixes_typos_not_short_unknown_names() -> None:
@@ -276,3 +292,62 @@ def test_risk_intent_is_read_from_the_turn_not_the_answer_it_follows(mixed: Assi
     text = "Which Python ORM should we pick? Any problem with lazy loading?"
     hits = search.retrieve(text, mixed.embedder.embed_one(text), 5)
     assert any(h.chunk.section.endswith("10 common anti-patterns") for h in hits)
+
+
+def test_a_name_met_only_in_passing_and_alone_is_refused(mixed: Assistant) -> None:
+    # At scale a time-zone line naming Australia ranks first (and "capital" turns up in
+    # another manual's table example): the passage shares one word with the question.
+    lexical = mixed.ready()
+    question = "What's the capital of Australia?"
+    vector = mixed.embedder.embed_one(question)
+    zones = next(r for r in mixed.store.iter_records() if "SAT" in r.text)
+    query = make_query(question, question, vector, vector, lexical)
+    units = score_units(query, [Hit(zones, 1.0)], lexical)
+    assert "Australia" in units[0].text  # the name is in the passage an answer leads with
+    verdict = assess(query, units, lexical, min_evidence=0.3, strong_evidence=0.75)
+    assert 0.3 <= verdict.best < 0.75  # neither too weak nor strong enough on its own
+    assert not verdict.ok
+    assert verdict.reason == "the corpus mentions Australia only in passing"
+
+
+def test_a_name_met_in_passing_beside_the_questions_other_terms_is_answered(
+    mixed: Assistant,
+) -> None:
+    lexical = mixed.ready()
+    assert "kotlin" not in lexical.subjects  # the article mentions Kotlin, never about it
+    answer = mixed.ask("Where does a regulated enterprise Kotlin shop land in the decision tree?")
+    assert not answer.refused, answer.answer
+    assert any("Decision tree" in c.section for c in answer.citations)
+
+
+def test_a_follow_ups_own_terms_steer_retrieval(mixed: Assistant) -> None:
+    # The topic (edge runtimes) is Hono's; the turn asks about Bun, Elysia's subject.
+    history = [
+        Turn("user", "What's a good framework for deploying an API to edge runtimes?"),
+        Turn("assistant", "Hono: it's edge-first and runs on Cloudflare Workers, Bun, Deno "
+             "and Node from one codebase [1]."),
+    ]  # fmt: skip
+    answer = mixed.ask("And if we're all-in on Bun specifically?", history, trace=True)
+    sections = [r["section"] for r in answer.trace["retrieved"]]
+    assert "1. TypeScript backends › Elysia" in sections, sections
+
+
+def test_a_common_alias_means_the_name_the_corpus_uses() -> None:
+    def record(id_: str, source: str, section: str, text: str) -> ChunkRecord:
+        return ChunkRecord(id=id_, text=text, source=source, title="", section=section,
+                           units=[{"text": text, "raw": text}])  # fmt: skip
+
+    lexical = LexicalIndex.build(
+        [
+            record("go", "article.md", "4. Go — Fiber, Echo, Chi, Gin", "Gin — still popular."),
+            record("pg1", "gin.html", "GIN Tips", "GIN indexes are still fast to search."),
+            record("pg2", "gin-intro.html", "GIN", "GIN stands for generalized inverted index."),
+        ]
+    )
+    assert lexical.correct("golang") == "go"
+    assert lexical.search("ppl still using gin in golang or nah", 1)[0][0] == "go"
+    # Only onto a term the corpus has: elsewhere the alias stays as typed.
+    assert (
+        LexicalIndex.build([record("x", "a.md", "Notes", "Nothing here.")]).correct("golang")
+        == "golang"
+    )
