@@ -65,6 +65,8 @@ _COMPOSE = re.compile(
      |toast|speech|tweet|essay|greeting|wish(es)?)\b""",
     re.I | re.X,
 )
+# Cosine of the leading passage below which matching one question word is not enough.
+MIN_LEAD_MEANING = 0.25
 TOP_UNITS = 1  # the best evidence unit: what an answer is built around
 _PAIRED = re.compile(r"\s*(?:,|\bor\b|\bvs\.?|\bversus\b|\band\b)\s*[A-Z]")
 _NAME = re.compile(r"[A-Za-z][\w.+#/-]*[\w+#]|[A-Za-z]")
@@ -104,23 +106,45 @@ def _only_in_passing(
     evidence: list[ScoredUnit],
     lexical: LexicalIndex,
 ) -> list[str]:
-    """Names the corpus never writes about, met only beside none of the question's other
-    terms: "Australia" in a list of time zones, while "capital" is in a table example.
+    """Names met only in passing, with the rest of the question found in other documents:
+    "Australia" in a list of time zones, "capital" in another manual's table example.
 
-    A name that heads no section and leads no item is mentioned in passing; the passages
-    then share a word with the question, not its subject. Returned only when every name
-    in the question is such a one (none: the question has something to stand on).
+    A name that heads no section and leads no item is mentioned in passing. When the
+    passages found take the question's other terms from other documents, and the
+    documents naming it hardly use those terms, an answer would be stitched from
+    passages that each share one word with the question. Returned only
+    when every name in the question is such a one. A question about the name alone
+    ("Tell me about Scalar") is left to answer from the passing mention.
     """
     passing = []
     for word, parts in names:
         if any(p in lexical.subjects for p in parts):
             return []
         others = [t for t in dict.fromkeys(query.focus + query.terms) if t not in parts]
-        beside = (u for u in evidence if any(p in u.terms for p in parts))
-        if any(t in u.terms for u in beside for t in others):
+        naming = {u.hit.chunk.source for u in evidence if any(p in u.terms for p in parts)}
+        rest = {u.hit.chunk.source for u in evidence if set(others) & u.terms}
+        if not rest or naming & rest or lexical.sources is None:
+            return []
+        # Weighed by rarity: any manual page says "many"; few say "moons".
+        weight = {t: lexical.idf(t) for t in others}
+        used = sum(w for t, w in weight.items() if lexical.mentioned_in([t], naming))
+        if used >= sum(weight.values()) / 2:
             return []
         passing.append(word)
     return passing
+
+
+def _one_word_at_a_time(query: Query, evidence: list[ScoredUnit], lexical: LexicalIndex) -> bool:
+    """ "What is the speed of light?" against "raw-speed" and "Macro-light": no passage
+    holds two of the question's words, and the one leading the answer is far from it in
+    meaning. Either alone is common in a right answer (paraphrases, short follow-ups)."""
+    terms = query.focus  # words the corpus lacks count: "bake sourdough bread" is three
+    if len(terms) < 2 or not evidence:
+        return False
+    lead = max(evidence, key=lambda u: u.score - u.boost)
+    return lead.sem < MIN_LEAD_MEANING and all(
+        sum(t in u.terms for t in terms) < 2 for u in evidence
+    )
 
 
 @dataclass
@@ -161,6 +185,8 @@ def assess(
     if passing := _only_in_passing(names, query, evidence, lexical):
         reason = f"the corpus mentions {', '.join(passing)} only in passing"
         return GateResult(False, reason, best, passing)
+    if _one_word_at_a_time(query, evidence, lexical):
+        return GateResult(False, "each passage shares a single word with the question", best, [])
     # In a large corpus every name turns up somewhere ("Australia" in a list of time
     # zones), just not in the documents the answer would be built from.
     top = {id(u.hit): u.hit for u in evidence[:TOP_UNITS]}.values()

@@ -153,9 +153,16 @@ class LexicalIndex:
         return self._corrections[term]
 
     def _closest(self, term: str) -> str:
-        # A short word gets one letter of slack: "rail" is not a misspelt "rahila".
-        slack = 1 if len(term) <= 5 else 2
-        candidates = [t for t in self._vocab.get(term[0], []) if abs(len(t) - len(term)) <= slack]
+        # A short word gets one letter of slack ("rail" is not a misspelt "rahila") and
+        # is corrected only onto a name the corpus writes about: "honno" is Hono, but
+        # "bake" is a word the corpus lacks, not the "BLAKE" of a hash function's notes.
+        short = len(term) <= 5
+        slack = 1 if short else 2
+        candidates = [
+            t
+            for t in self._vocab.get(term[0], [])
+            if abs(len(t) - len(term)) <= slack and (not short or t in self.subjects)
+        ]
         close = difflib.get_close_matches(term, candidates, n=1, cutoff=0.8)
         return close[0] if close else term
 
