@@ -67,6 +67,9 @@ _COMPOSE = re.compile(
 )
 # Cosine of the leading passage below which matching one question word is not enough.
 MIN_LEAD_MEANING = 0.25
+# Leading passages from this many documents, none holding half the question: a patchwork.
+PATCHWORK_DOCUMENTS = 3
+NEARLY_AS_GOOD = 0.1  # how far below the best a passage still leads (the composer's bar)
 TOP_UNITS = 1  # the best evidence unit: what an answer is built around
 _PAIRED = re.compile(r"\s*(?:,|\bor\b|\bvs\.?|\bversus\b|\band\b)\s*[A-Z]")
 _NAME = re.compile(r"[A-Za-z][\w.+#/-]*[\w+#]|[A-Za-z]")
@@ -147,6 +150,20 @@ def _one_word_at_a_time(query: Query, evidence: list[ScoredUnit], lexical: Lexic
     )
 
 
+def _patchwork(query: Query, evidence: list[ScoredUnit]) -> int:
+    """How many documents the leading passages come from, when none of them holds even
+    half of the question ("speed of sound": an audio device's sample rate, a beep's
+    frequency, a table of contents). 0 when the spread says nothing: a follow-up or a
+    question about risks draws on several places by design."""
+    if query.caution or query.standalone != query.question or not evidence:
+        return 0
+    if max(u.lex for u in evidence) >= 0.5:
+        return 0
+    top = max(u.score - u.boost for u in evidence)
+    near = [u for u in evidence if u.score - u.boost >= top - NEARLY_AS_GOOD]
+    return len({u.hit.chunk.source for u in near})
+
+
 @dataclass
 class GateResult:
     ok: bool
@@ -187,6 +204,9 @@ def assess(
         return GateResult(False, reason, best, passing)
     if _one_word_at_a_time(query, evidence, lexical):
         return GateResult(False, "each passage shares a single word with the question", best, [])
+    if (spread := _patchwork(query, evidence)) >= PATCHWORK_DOCUMENTS:
+        reason = f"the passages found are scattered over {spread} documents, none about it"
+        return GateResult(False, reason, best, [])
     # In a large corpus every name turns up somewhere ("Australia" in a list of time
     # zones), just not in the documents the answer would be built from.
     top = {id(u.hit): u.hit for u in evidence[:TOP_UNITS]}.values()

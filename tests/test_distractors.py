@@ -11,9 +11,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from assistant.evidence import asks_caution, make_query, score_units
+from assistant.evidence import ScoredUnit, asks_caution, make_query, score_units
 from assistant.gate import assess, question_names
 from assistant.lexical import LexicalIndex
 from assistant.models import ChunkRecord, Hit, Turn
@@ -377,3 +378,42 @@ def test_passages_sharing_one_word_each_with_the_question_are_no_answer(mixed: A
     assert answer.trace["gate"]["reason"] == "each passage shares a single word with the question"
     # A passage holding two of them answers, however loosely it is worded.
     assert not mixed.ask("raw speed of Fastify?").refused
+
+
+def _unit(source: str, text: str, score: float, lex: float, lexical_terms: set[str]) -> ScoredUnit:
+    rec = ChunkRecord(id=source, text=text, source=source, title="", section=source,
+                      units=[{"text": text, "raw": text}])  # fmt: skip
+    return ScoredUnit(
+        hit=Hit(rec, score), index=0, text=text, raw=text, vec=np.zeros(3),
+        terms=lexical_terms, subject=set(), heading=set(), sem=0.37, lex=lex, focus=0.0,
+        score=score,
+    )  # fmt: skip
+
+
+def test_leading_passages_scattered_over_documents_are_a_patchwork() -> None:
+    # "speed of sound": an audio device's sample rate, a beep's frequency, a hotel's
+    # rooms, each nearly as good as the next and none holding half the question.
+    question = "What's the speed of sound in air at room temperature?"
+    units = [
+        _unit("winsound.html", "The frequency of the sound, in hertz.", 0.47, 0.21, {"sound"}),
+        _unit("ossaudiodev.html", "speed(samplerate) sets the rate.", 0.44, 0.16, {"speed"}),
+        _unit("booking.html", "One row per room; the air conditioning works.", 0.40, 0.42,
+              {"room", "air"}),
+    ]  # fmt: skip
+    lexical = LexicalIndex.build([u.hit.chunk for u in units])
+    vector = np.zeros(3)
+
+    def verdict(units: list[ScoredUnit], question: str = question, standalone: str = question):
+        query = make_query(question, standalone, vector, vector, lexical)
+        return assess(query, units, lexical, min_evidence=0.3, strong_evidence=0.75)
+
+    scattered = verdict(units)
+    assert not scattered.ok
+    assert scattered.reason == "the passages found are scattered over 3 documents, none about it"
+    # Any one of these makes it an answer: a passage holding half the question, …
+    half = [*units[:2], _unit("booking.html", "x", 0.40, 0.6, {"room", "air", "temperature"})]
+    assert verdict(half).ok
+    # … the third document trailing further behind, …
+    assert verdict([*units[:2], _unit("booking.html", "x", 0.30, 0.42, {"room"})]).ok
+    # … or a follow-up, which draws on the earlier topic's places by design.
+    assert verdict(units, "and at room temperature?", question).ok
