@@ -78,9 +78,10 @@ _NAME = re.compile(r"[A-Za-z][\w.+#/-]*[\w+#]|[A-Za-z]")
 def question_names(question: str, lexical: LexicalIndex) -> list[tuple[str, list[str]]]:
     """Names in the question (Rails, CockroachDB, shared_buffers), each with its terms.
 
-    A name is a capitalised word not opening a sentence, or a word with inner capitals,
-    digits or underscores. A sentence opener is a name only when paired with another
-    ("Hono vs Elysia"); short acronyms ("I", "OK") never are.
+    A name is a capitalised word not opening a sentence, a word with inner capitals,
+    digits or underscores, or a lowercase word the corpus itself writes capitalised. A
+    sentence opener is a name only when paired with another ("Hono vs Elysia"); short
+    acronyms ("I", "OK") never are.
     """
     out = []
     for m in _NAME.finditer(question):
@@ -95,9 +96,12 @@ def question_names(question: str, lexical: LexicalIndex) -> list[tuple[str, list
         # A capitalised opener is a name when it is paired with another name ("Fastify
         # or NestJS?"), not when it merely starts a sentence ("Following the tree…").
         paired = opener and bool(_PAIRED.match(question, m.end()))
-        if not (inner or (word[0].isupper() and (paired or not opener))):
-            continue
         parts = [lexical.correct(stem(w)) for w in words(word)]
+        # Typed in lowercase, a word is a name when the corpus writes it capitalised
+        # ("does hono pull in deps?", "capital of canada?").
+        cased = word.islower() and all(p in lexical.proper for p in parts)
+        if not (inner or cased or (word[0].isupper() and (paired or not opener))):
+            continue
         if parts:
             out.append((word, parts))
     return out

@@ -25,6 +25,9 @@ from assistant.models import ChunkRecord
 from assistant.text import STOPWORDS, content_terms, stem, subject_terms, tokenize, words
 
 _PAIR = re.compile(r"\b([A-Za-z]{2,12})[ -]([A-Za-z]{1,6})\b")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+")
+_OPENER = re.compile(r"(?:^|[.!?:;>|#\n])[\s*_`\"'(\[-]*$")  # what precedes a sentence's first word
+PROPER_SHARE = 0.8  # capitalised at least this often mid-sentence: a name ("Hono", "Canada")
 
 # Other names people type for a thing the corpus names one way; applied before spelling.
 ALIASES = {stem(k): v for k, v in {"golang": "go", "nodejs": "node", "reactjs": "react"}.items()}
@@ -48,12 +51,14 @@ class LexicalIndex:
         df: dict[str, int],
         subjects: set[str],
         sources: list[str] | None = None,
+        proper: set[str] | None = None,
     ) -> None:
         self.ids = ids
         self.sources = sources  # the source document of each chunk, aligned with `ids`
         self.model = model
         self.df = df  # document frequency of each stemmed term
         self.subjects = subjects  # terms that name things: headings, "Chi — …" leads
+        self.proper = proper or set()  # terms the corpus writes capitalised: names
         self.n_docs = max(len(ids), 1)
         self._corrections: dict[str, str] = {}
         self._rows: dict[str, int] | None = None  # chunk id → row, built on first use
@@ -70,6 +75,8 @@ class LexicalIndex:
 
         ids, corpus, subjects, sources = [], [], set(), []
         df: Counter[str] = Counter()
+        cased: Counter[str] = Counter()  # mid-sentence occurrences written capitalised
+        seen: Counter[str] = Counter()  # all mid-sentence occurrences
         for rec in records:
             ids.append(rec.id)
             sources.append(rec.source)
@@ -80,10 +87,19 @@ class LexicalIndex:
             df.update(set(tokens))
             for unit in rec.units:
                 subjects |= subject_terms(rec.section, unit["text"])
+            for m in _WORD.finditer(rec.text):
+                word = m.group(0)
+                # ALL CAPS says little: code constants (A_STANDOUT) as often as acronyms.
+                if word.isupper() or _OPENER.search(rec.text, max(0, m.start() - 8), m.start()):
+                    continue
+                term = stem(word.lower())
+                seen[term] += 1
+                cased[term] += word[0].isupper()
         model = bm25s.BM25()
         if corpus:
             model.index(corpus, show_progress=False)
-        return cls(ids, model, dict(df), subjects, sources)
+        proper = {t for t, n in cased.items() if n >= PROPER_SHARE * seen[t] and t in df}
+        return cls(ids, model, dict(df), subjects, sources, proper)
 
     def save(self, root: Path, generation: str) -> None:
         root.mkdir(parents=True, exist_ok=True)
@@ -98,6 +114,7 @@ class LexicalIndex:
         (tmp / "subjects.json").write_text(json.dumps(sorted(self.subjects)))
         if self.sources is not None:
             (tmp / "sources.json").write_text(json.dumps(self.sources))
+        (tmp / "proper.json").write_text(json.dumps(sorted(self.proper)))
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
         pointer = root / f".CURRENT.tmp{os.getpid()}"
@@ -118,7 +135,7 @@ class LexicalIndex:
     def is_complete(cls, root: Path) -> bool:
         """Whether the current generation has every file this version writes."""
         generation = cls.current_generation(root)
-        files = ("ids.json", "df.json", "subjects.json", "sources.json")
+        files = ("ids.json", "df.json", "subjects.json", "sources.json", "proper.json")
         return bool(generation) and all((root / generation / n).exists() for n in files)
 
     @classmethod
@@ -136,7 +153,9 @@ class LexicalIndex:
         subjects = set(json.loads((folder / "subjects.json").read_text()))
         sources_file = folder / "sources.json"
         sources = json.loads(sources_file.read_text()) if sources_file.exists() else None
-        return cls(ids, model, df, subjects, sources)
+        proper_file = folder / "proper.json"
+        proper = set(json.loads(proper_file.read_text())) if proper_file.exists() else None
+        return cls(ids, model, df, subjects, sources, proper)
 
     # -- querying -----------------------------------------------------------------------
     def correct(self, term: str) -> str:

@@ -417,3 +417,29 @@ def test_leading_passages_scattered_over_documents_are_a_patchwork() -> None:
     assert verdict([*units[:2], _unit("booking.html", "x", 0.30, 0.42, {"room"})]).ok
     # … or a follow-up, which draws on the earlier topic's places by design.
     assert verdict(units, "and at room temperature?", question).ok
+
+
+def test_a_lowercase_word_is_a_name_when_the_corpus_writes_it_capitalised(tmp_path: Path) -> None:
+    def record(id_: str, text: str) -> ChunkRecord:
+        return ChunkRecord(id=id_, text=text, source=f"{id_}.md", title="", section="Notes",
+                           units=[{"text": text, "raw": text}])  # fmt: skip
+
+    lexical = LexicalIndex.build(
+        [
+            record("a", "We deploy Hono on the edge; Hono stays small, even in Canada."),
+            record("b", "Hono. The rest of the docs use curses attributes such as STANDOUT."),
+            record("c", "Set the attribute to standout, or Standout mode for the rest."),
+        ]
+    )
+    assert {"hono", "canada"} <= lexical.proper
+    # Mid-sentence lowercase use wins ("rest"); ALL CAPS is a constant as often as a name.
+    assert {"rest", "standout", "the"}.isdisjoint(lexical.proper)
+    names = question_names("does hono pull in deps? capital of canada? the rest?", lexical)
+    assert [w for w, _ in names] == ["hono", "canada"]
+    # Saved and loaded with the index; one written before names were recorded still
+    # loads (without them) and counts as incomplete, so the next ingest rebuilds it.
+    lexical.save(tmp_path, "g1")
+    assert LexicalIndex.load(tmp_path).proper == lexical.proper
+    (tmp_path / "g1" / "proper.json").unlink()
+    assert LexicalIndex.load(tmp_path).proper == set()
+    assert not LexicalIndex.is_complete(tmp_path)
