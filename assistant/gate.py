@@ -119,9 +119,9 @@ def _only_in_passing(
     A name that heads no section and leads no item is mentioned in passing. When the
     passages found take the question's other terms from other documents, and the
     documents naming it hardly use those terms, an answer would be stitched from
-    passages that each share one word with the question. Returned only
-    when every name in the question is such a one. A question about the name alone
-    ("Tell me about Scalar") is left to answer from the passing mention.
+    passages that each share one word with the question. Returned only when every name
+    in the question is such a one. A question about the name alone ("Tell me about
+    Scalar") is left to answer from the passing mention.
     """
     passing = []
     for word, parts in names:
@@ -141,7 +141,7 @@ def _only_in_passing(
     return passing
 
 
-def _one_word_at_a_time(query: Query, evidence: list[ScoredUnit], lexical: LexicalIndex) -> bool:
+def _one_word_at_a_time(query: Query, evidence: list[ScoredUnit]) -> bool:
     """ "What is the speed of light?" against "raw-speed" and "Macro-light": no passage
     holds two of the question's words, and the one leading the answer is far from it in
     meaning. Either alone is common in a right answer (paraphrases, short follow-ups)."""
@@ -206,7 +206,7 @@ def assess(
     if passing := _only_in_passing(names, query, evidence, lexical):
         reason = f"the corpus mentions {', '.join(passing)} only in passing"
         return GateResult(False, reason, best, passing)
-    if _one_word_at_a_time(query, evidence, lexical):
+    if _one_word_at_a_time(query, evidence):
         return GateResult(False, "each passage shares a single word with the question", best, [])
     if (spread := _patchwork(query, evidence)) >= PATCHWORK_DOCUMENTS:
         reason = f"the passages found are scattered over {spread} documents, none about it"

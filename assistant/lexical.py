@@ -26,7 +26,8 @@ from assistant.text import STOPWORDS, content_terms, stem, subject_terms, tokeni
 
 _PAIR = re.compile(r"\b([A-Za-z]{2,12})[ -]([A-Za-z]{1,6})\b")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+")
-_OPENER = re.compile(r"(?:^|[.!?:;>|#\n])[\s*_`\"'(\[-]*$")  # what precedes a sentence's first word
+# What precedes the first word of a sentence, a heading or a list item.
+_OPENER = re.compile(r"(?:^|[.!?:;>|#\n])[\s*_`\"'(\[-]*$")
 PROPER_SHARE = 0.8  # capitalised at least this often mid-sentence: a name ("Hono", "Canada")
 
 # Other names people type for a thing the corpus names one way; applied before spelling.
