@@ -79,7 +79,7 @@ def question_names(question: str, lexical: LexicalIndex) -> list[tuple[str, list
     """Names in the question (Rails, CockroachDB, shared_buffers), each with its terms.
 
     A name is a capitalised word not opening a sentence, a word with inner capitals,
-    digits or underscores, or a lowercase word the corpus itself writes capitalised. A
+    digits, underscores or dots, or a lowercase word the corpus itself writes capitalised. A
     sentence opener is a name only when paired with another ("Hono vs Elysia"); short
     acronyms ("I", "OK") never are.
     """
@@ -91,6 +91,8 @@ def question_names(question: str, lexical: LexicalIndex) -> list[tuple[str, list
         inner = any(ch.isupper() for ch in word[1:]) or any(
             ch.isdigit() or ch == "_" for ch in word
         )
+        # "Loco.rs", "Node.js": a dot inside a word makes a name ("e.g" does not).
+        inner = inner or ("." in word and min(map(len, word.split("."))) >= 2)
         if len(word) <= 2 or word.lower() in STOPWORDS or word.lower() in QUESTION_WORDS:
             continue
         # A capitalised opener is a name when it is paired with another name ("Fastify

@@ -142,6 +142,10 @@ def test_a_sentence_opening_name_counts_when_paired_with_another(mixed: Assistan
     # A plain sentence opener is not a name (it would be "absent" and refuse the answer).
     names = question_names("Following the decision tree for a Kotlin shop?", lexical)
     assert [w for w, _ in names] == ["Kotlin"]
+    # A dot inside a word makes one, even opening a sentence; "e.g." does not.
+    names = question_names("Loco.rs what is it, e.g. beside Node.js?", lexical)
+    assert [w for w, _ in names] == ["Loco.rs", "Node.js"]
+    assert mixed.ask("Loco.rs what is it?").refused
 
 
 def test_an_opening_name_gets_its_own_section_cited(mixed: Assistant) -> None:
