@@ -32,7 +32,15 @@ PROPER_SHARE = 0.8  # capitalised at least this often mid-sentence: a name ("Hon
 
 # Other names people type for a thing the corpus names one way; applied before spelling.
 ALIASES = {stem(k): v for k, v in {"golang": "go", "nodejs": "node", "reactjs": "react"}.items()}
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs index builds at DEBUG
+
+
+def _bm25s():
+    """bm25s, imported when first needed (it is not on every path)."""
+    import bm25s
+
+    # Its import sets its logger to DEBUG, which prints every index build to stderr.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 def generation_of(ids: Iterable[str]) -> str:
@@ -72,8 +80,7 @@ class LexicalIndex:
     # -- building and persistence -------------------------------------------------------
     @classmethod
     def build(cls, records: Iterable[ChunkRecord]) -> LexicalIndex:
-        import bm25s
-
+        bm25s = _bm25s()
         ids, corpus, subjects, sources = [], [], set(), []
         df: Counter[str] = Counter()
         cased: Counter[str] = Counter()  # mid-sentence occurrences written capitalised
@@ -145,8 +152,7 @@ class LexicalIndex:
         needed = ("ids.json", "df.json", "subjects.json")
         if not generation or not all((root / generation / n).exists() for n in needed):
             return None
-        import bm25s
-
+        bm25s = _bm25s()
         folder = root / generation
         ids = json.loads((folder / "ids.json").read_text())
         model = bm25s.BM25.load(str(folder), show_progress=False) if ids else bm25s.BM25()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -75,3 +79,17 @@ def test_first_question_ingests_the_bundled_corpus(tmp_path, model_cache) -> Non
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["citations"]
+
+
+def test_a_first_ingest_prints_no_library_debug_lines(tmp_path, model_cache) -> None:
+    # bm25s sets its own logger to DEBUG when imported; a fresh process shows whether
+    # that reaches the terminal ("DEBUG bm25s: Building index from tokens").
+    env = {**os.environ, "STACKGUIDE_MODEL_CACHE_DIR": str(model_cache)}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "stackguide"), "--data-dir", str(tmp_path / "d"),
+         "ask", "What is Hono?"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Hono" in done.stdout
+    assert "DEBUG" not in done.stderr, done.stderr
