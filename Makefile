@@ -58,8 +58,11 @@ lint: install
 unit: install
 	$(BIN)/pytest -q
 
-eval: install  ## the offline assistant against evals/thresholds.toml (own temp index)
-	STACKGUIDE_DATA_DIR=$$(mktemp -d) $(BIN)/stackguide eval --backend extractive
+eval: install  ## the offline assistant against evals/thresholds.toml, then the held-out set (reported only)
+	export STACKGUIDE_DATA_DIR=$$(mktemp -d) && \
+	$(BIN)/stackguide eval --backend extractive && \
+	$(BIN)/stackguide eval --backend extractive --dataset evals/holdout --no-gate \
+		--report evals/reports/holdout.json
 
 ablation: install
 	$(BIN)/stackguide eval --ablation --report evals/reports/ablation.json

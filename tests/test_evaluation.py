@@ -20,6 +20,7 @@ from assistant.models import Answer, Citation
 from assistant.settings import REPO_ROOT
 
 CASES = REPO_ROOT / "evals" / "cases"
+HOLDOUT = REPO_ROOT / "evals" / "holdout"
 
 
 def test_dataset_is_large_and_covers_every_category() -> None:
@@ -29,11 +30,38 @@ def test_dataset_is_large_and_covers_every_category() -> None:
         assert sum(c.category == cat for c in cases) >= 8, cat
 
 
-def test_every_expected_section_exists_in_the_corpus(corpus_assistant) -> None:
+@pytest.mark.parametrize("dataset", [CASES, HOLDOUT], ids=["cases", "holdout"])
+def test_every_expected_section_exists_in_the_corpus(corpus_assistant, dataset: Path) -> None:
     sections = {r.section for r in corpus_assistant.store.iter_records()}
-    for case in load_dataset(CASES):
+    for case in load_dataset(dataset):
         for want in case.sections:
             assert any(section_matches(want, s) for s in sections), f"{case.where}: {want}"
+
+
+def test_the_held_out_set_is_apart_from_the_cases() -> None:
+    held_out = load_dataset(HOLDOUT)
+    assert len(held_out) >= 50
+    assert not {c.id for c in held_out} & {c.id for c in load_dataset(CASES)}
+    assert not {c.question for c in held_out} & {c.question for c in load_dataset(CASES)}
+
+
+def test_eval_without_the_gate_reports_misses_and_exits_zero(corpus_assistant, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from assistant.cli import cli
+
+    floors = tmp_path / "thresholds.toml"
+    floors.write_text("[thresholds]\nwords_mean = 1000.0\n")  # no answer is that long
+    args = ["--data-dir", str(corpus_assistant.settings.data_dir), "eval", "--dataset",
+            str(HOLDOUT), "--category", "factual", "--thresholds", str(floors),
+            "--report", str(tmp_path / "r.json")]  # fmt: skip
+    gated = CliRunner().invoke(cli, args)
+    assert gated.exit_code == 1, gated.output
+    assert "below threshold: words_mean" in gated.output
+    reported = CliRunner().invoke(cli, [*args, "--no-gate"])
+    assert reported.exit_code == 0, reported.output
+    assert "below threshold: words_mean" in reported.output
+    assert (tmp_path / "r.md").exists()
 
 
 @pytest.mark.parametrize(
