@@ -39,6 +39,7 @@ _ASKS_CAUTION = re.compile(
 )
 # Units that warn: a section about anti-patterns or pitfalls, or a "Downsides: …" line.
 _WARNING_HEADING = re.compile(r"anti-?pattern|pitfall|mistake|gotcha|caveat|\bavoid", re.I)
+WARNING_TERMS = "anti-patterns pitfalls mistakes gotchas caveats avoid"  # the same, for BM25
 _WARNING_LEAD = re.compile(
     r"^(?:\*\*[^*]+\*\*\s+—\s+)?(downsides?|drawbacks?|cons|not\s+for|risks?)\s*:", re.I
 )

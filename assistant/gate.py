@@ -143,20 +143,19 @@ def _only_in_passing(
     return passing
 
 
-def _one_word_at_a_time(query: Query, evidence: list[ScoredUnit]) -> bool:
+def _one_word_at_a_time(query: Query, evidence: list[ScoredUnit], lead: ScoredUnit) -> bool:
     """ "What is the speed of light?" against "raw-speed" and "Macro-light": no passage
     holds two of the question's words, and the one leading the answer is far from it in
     meaning. Either alone is common in a right answer (paraphrases, short follow-ups)."""
     terms = query.focus  # words the corpus lacks count: "bake sourdough bread" is three
-    if len(terms) < 2 or not evidence:
+    if len(terms) < 2:
         return False
-    lead = max(evidence, key=lambda u: u.score - u.boost)
     return lead.sem < MIN_LEAD_MEANING and all(
         sum(t in u.terms for t in terms) < 2 for u in evidence
     )
 
 
-def _patchwork(query: Query, evidence: list[ScoredUnit]) -> int:
+def _patchwork(query: Query, evidence: list[ScoredUnit], best: float) -> int:
     """How many documents the leading passages come from, when none of them holds even
     half of the question ("speed of sound": an audio device's sample rate, a beep's
     frequency, a table of contents). 0 when the spread says nothing: a follow-up or a
@@ -165,8 +164,7 @@ def _patchwork(query: Query, evidence: list[ScoredUnit]) -> int:
         return 0
     if max(u.lex for u in evidence) >= 0.5:
         return 0
-    top = max(u.score - u.boost for u in evidence)
-    near = [u for u in evidence if u.score - u.boost >= top - NEARLY_AS_GOOD]
+    near = [u for u in evidence if u.score - u.boost >= best - NEARLY_AS_GOOD]
     return len({u.hit.chunk.source for u in near})
 
 
@@ -188,7 +186,8 @@ def assess(
 ) -> GateResult:
     evidence = [u for u in units if not u.hit.chunk.preview]
     # What the question's intent added ranks units; it is not evidence.
-    best = max((u.score - u.boost for u in evidence), default=0.0)
+    lead = max(evidence, key=lambda u: u.score - u.boost, default=None)
+    best = lead.score - lead.boost if lead else 0.0
     if not query.question.strip():
         return GateResult(False, "nothing left to answer once instructions were removed", 0, [])
     if not (query.focus or query.terms):
@@ -208,9 +207,9 @@ def assess(
     if passing := _only_in_passing(names, query, evidence, lexical):
         reason = f"the corpus mentions {', '.join(passing)} only in passing"
         return GateResult(False, reason, best, passing)
-    if _one_word_at_a_time(query, evidence):
+    if lead and _one_word_at_a_time(query, evidence, lead):
         return GateResult(False, "each passage shares a single word with the question", best, [])
-    if (spread := _patchwork(query, evidence)) >= PATCHWORK_DOCUMENTS:
+    if (spread := _patchwork(query, evidence, best)) >= PATCHWORK_DOCUMENTS:
         reason = f"the passages found are scattered over {spread} documents, none about it"
         return GateResult(False, reason, best, [])
     # In a large corpus every name turns up somewhere ("Australia" in a list of time

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from assistant.evidence import asks_caution, warns
+from assistant.evidence import WARNING_TERMS, asks_caution, warns
 from assistant.lexical import LexicalIndex
 from assistant.models import ChunkRecord, Hit
 from assistant.store import VectorStore
@@ -22,7 +22,6 @@ from assistant.text import tokenize
 Mode = Literal["hybrid", "dense", "bm25"]
 RRF_K = 60  # the constant from Cormack et al.; flattens the head of each ranking
 W_COVER = 1.5  # weight of term coverage against the fused score scaled to 0..1
-WARNING_TERMS = "anti-patterns pitfalls mistakes gotchas caveats avoid"
 WARNING_POOL = 20  # warning sections looked at for a question asking about risks
 MAX_DEDICATED = 3  # names in one question whose own sections are pulled into the top k
 
