@@ -7,9 +7,12 @@ QUESTION ?= Which framework should a Python ML team deploying to AWS Lambda pick
 
 # llama.cpp's server for the tests against a real OpenAI-compatible endpoint: its wheel is
 # built from source once (~6 min on 2 cores) into a cache that outlives the checkout.
-WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/stackguide/wheels
+WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/stackguide/wheels-portable
 LLAMA_CPP := llama-cpp-python==0.3.36
 LLM_STAMP := $(VENV)/.installed-llm-server
+# A portable build (AVX2, no AVX-512/AMX): a native build on an AMX machine segfaults on
+# any prompt of more than a few tokens. Its own cache folder: a native wheel is never reused.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 
 .PHONY: demo test install llm-server system-deps lint unit eval bench ablation slack clean
 
@@ -35,6 +38,7 @@ llm-server: $(LLM_STAMP)
 $(LLM_STAMP): $(STAMP)
 	mkdir -p "$(WHEELS)"
 	CMAKE_BUILD_PARALLEL_LEVEL=$${CMAKE_BUILD_PARALLEL_LEVEL:-$$(nproc)} \
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $${CMAKE_ARGS:-}" \
 	  $(BIN)/python -m pip wheel -q --no-deps --find-links "$(WHEELS)" -w "$(WHEELS)" "$(LLAMA_CPP)"
 	$(BIN)/python -m pip install -q --find-links "$(WHEELS)" -e ".[dev,llm-server]"
 	touch $(LLM_STAMP)

@@ -16,11 +16,14 @@ EXIT_USAGE = 2
 
 
 def _settings(ctx: click.Context):
-    from assistant.settings import Settings
+    from assistant.settings import load_settings
 
     params = ctx.find_root().params
     overrides = {k: v for k, v in params.items() if v is not None and k != "verbose"}
-    return Settings(**overrides)
+    try:
+        return load_settings(**overrides)
+    except StackGuideError as exc:  # names the field and the reason, never the value
+        raise _fail(exc) from None
 
 
 def _assistant(ctx: click.Context):
@@ -60,19 +63,37 @@ def cli(data_dir: Path | None, verbose: bool) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Drop the index and embed everything again.")
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Also read symbolic links that lead out of a folder (not followed by default).",
+)
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
+def ingest(
+    ctx: click.Context, paths: tuple[Path, ...], rebuild: bool, follow_symlinks: bool
+) -> None:
     """Ingest PATHS (files or folders; default: the bundled corpus/)."""
     assistant = _assistant(ctx)
     if rebuild:
         assistant.reset_index()
     try:
         with _progress() as progress:
-            report = assistant.ingest(list(paths) or None, progress=progress)
+            report = assistant.ingest(
+                list(paths) or None, progress=progress, follow_symlinks=follow_symlinks
+            )
     except StackGuideError as exc:
         raise _fail(exc) from exc
     for source in report.skipped:
         click.echo(f"skipped (unsupported type): {source}", err=True)
+    for source, reason in report.not_followed:
+        click.echo(f"skipped ({reason}): {source}", err=True)
+    for source, passages in report.kept_out.items():
+        n = len(passages)
+        click.echo(
+            f"kept out of evidence ({n} passage{'s' * (n != 1)} addressed to the assistant): "
+            f"{source}",
+            err=True,
+        )
     for source, reason in report.failed:
         click.echo(f"failed: {source}: {reason}", err=True)
     click.echo(report.summary())
@@ -285,15 +306,28 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     except StackGuideError as exc:
         raise _fail(exc) from exc
     configure_json_logging()
+    settings = assistant.settings
+    server = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "http": "assistant.server.protocol:GuardedHttpToolsProtocol",
+        # X-Forwarded-* is believed only from the proxies named: uvicorn's own default
+        # trusts 127.0.0.1, which lets any local client pick its address (and rate bucket).
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or None,
+    }
     if workers == 1:
         from assistant.server.app import create_app
+        from assistant.server.protocol import GuardedHttpToolsProtocol as Protocol
 
-        uvicorn.run(create_app(assistant=assistant), host=host, port=port, log_config=None)
+        Protocol.read_timeout_s = settings.http_read_timeout_s
+        Protocol.max_header_bytes = settings.max_header_bytes
+        uvicorn.run(create_app(assistant=assistant), **server)
         return
     # Workers build their own app from the environment: pass --data-dir on through it.
-    os.environ["STACKGUIDE_DATA_DIR"] = str(assistant.settings.data_dir.absolute())
-    uvicorn.run("assistant.server.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_config=None)  # fmt: skip
+    os.environ["STACKGUIDE_DATA_DIR"] = str(settings.data_dir.absolute())
+    uvicorn.run("assistant.server.app:app_from_env", factory=True, workers=workers, **server)
 
 
 def main() -> None:

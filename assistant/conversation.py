@@ -30,6 +30,7 @@ _BACK_REFERENCE = re.compile(
     re.I,
 )
 _MARK = re.compile(r"\[\d+\]|\*\*")
+_CITED = re.compile(r"\[\d+\]")
 CONTEXT_CHARS = 400
 
 
@@ -61,6 +62,15 @@ def rewrite(question: str, history: Sequence[Turn]) -> Rewrite:
     if not _BACK_REFERENCE.search(question):
         return Rewrite(standalone, standalone)
     if answers:
-        said = " ".join(_MARK.sub("", answers[-1]).split())[:CONTEXT_CHARS]
+        said = " ".join(_MARK.sub("", _from_the_corpus(answers[-1])).split())[:CONTEXT_CHARS]
         return Rewrite(standalone, f"{standalone} {said}", refers_back=True)
     return Rewrite(standalone, standalone, refers_back=True)
+
+
+def _from_the_corpus(answer: str) -> str:
+    """An answer without the uncited paragraphs that open it (a note that the corpus does
+    not mention a name): they say what the corpus lacks, not what the turn refers to."""
+    paragraphs = answer.split("\n\n")
+    while len(paragraphs) > 1 and not _CITED.search(paragraphs[0]):
+        paragraphs.pop(0)
+    return "\n\n".join(paragraphs) if _CITED.search(paragraphs[0]) else answer

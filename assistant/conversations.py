@@ -1,5 +1,11 @@
 """Conversations kept through SQLAlchemy: SQLite in the data directory by default,
-PostgreSQL (or any SQLAlchemy URL) when STACKGUIDE_DATABASE_URL says so."""
+PostgreSQL (or any SQLAlchemy URL) when STACKGUIDE_DATABASE_URL says so.
+
+Every conversation has an owner (an opaque string the edge derives: a hashed API key, a
+hashed conversation token, "slack", "local"). Every read and write names the owner, and a
+conversation of another owner is reported exactly like one that does not exist, so ids
+cannot be probed.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +29,10 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     select,
+    text,
+    update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -46,6 +55,8 @@ class ConversationRow(Base):
     __tablename__ = "conversations"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # NULL only for conversations stored before owners existed: nobody's, so unreachable
+    owner: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class TurnRow(Base):
@@ -93,17 +104,17 @@ class ConversationStore:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             _create_tables(self.engine)
         except SQLAlchemyError as exc:
-            log.error("cannot open the database %s: %s", _safe(url), exc)
-            raise BackendUnavailable(f"cannot open the database {_safe(url)}") from exc
+            log.error("cannot open the database %s: %s", masked_url(url), type(exc).__name__)
+            raise BackendUnavailable("database unavailable") from exc
         self.session = sessionmaker(self.engine, expire_on_commit=False)
 
-    def create(self) -> str:
+    def create(self, owner: str) -> str:
         cid = uuid.uuid4().hex
         with self._tx() as s:
-            s.add(ConversationRow(id=cid))
+            s.add(ConversationRow(id=cid, owner=owner))
         return cid
 
-    def start(self, question: str, answer: Answer) -> str:
+    def start(self, question: str, answer: Answer, owner: str) -> str:
         """A new conversation with its first turn, in one transaction (one commit).
 
         Core inserts, not the ORM: this runs on every answered request, and the unit of
@@ -111,27 +122,36 @@ class ConversationStore:
         """
         cid = uuid.uuid4().hex
         with self._core() as conn:
-            conn.execute(insert(ConversationRow.__table__).values(id=cid, created_at=_now()))
+            conn.execute(
+                insert(ConversationRow.__table__).values(id=cid, created_at=_now(), owner=owner)
+            )
             conn.execute(insert(TurnRow.__table__), _turn_rows(cid, question, answer))
         return cid
 
-    def ensure(self, cid: str) -> None:
-        """Conversation `cid` exists afterwards: for ids an edge derives (a Slack thread's)."""
+    def ensure(self, cid: str, owner: str) -> None:
+        """Conversation `cid` of `owner` exists afterwards: for ids an edge derives (a Slack
+        thread's). NotFound when the id is another owner's."""
         _check_id(cid)
         try:
             with self._tx() as s:
-                if s.get(ConversationRow, cid) is None:
-                    s.add(ConversationRow(id=cid))
+                row = s.get(ConversationRow, cid)
+                if row is None:
+                    s.add(ConversationRow(id=cid, owner=owner))
+                elif row.owner != owner:
+                    raise NotFound(f"no conversation {cid!r}")
         except BackendUnavailable as exc:
             if not isinstance(exc.__cause__, IntegrityError):
                 raise
-            # another worker created it at the same moment: it exists, which is all we need
+            # another worker created it at the same moment: check whose it is
+            self.recent(cid, 0, owner)
 
-    def get(self, cid: str) -> Conversation:
+    def get(self, cid: str, owner: str | None) -> Conversation:
+        """The whole record. `owner=None` skips the owner check: for operators' tools
+        (the CLI, tests), never for a request from outside."""
         _check_id(cid)
         with self._tx() as s:
             row = s.get(ConversationRow, cid)
-            if row is None:
+            if row is None or (owner is not None and row.owner != owner):
                 raise NotFound(f"no conversation {cid!r}")
             turns = s.scalars(
                 select(TurnRow).where(TurnRow.conversation_id == cid).order_by(TurnRow.id)
@@ -146,15 +166,12 @@ class ConversationStore:
                 ],
             )  # fmt: skip
 
-    def recent(self, cid: str, turns: int) -> list[Turn]:
+    def recent(self, cid: str, turns: int, owner: str) -> list[Turn]:
         """The last `turns` turns as the assistant needs them (user turns in their
         standalone form), without loading a long conversation's whole record."""
         _check_id(cid)
         with self._core() as conn:
-            if (
-                conn.execute(select(ConversationRow.id).where(ConversationRow.id == cid)).first()
-                is None
-            ):
+            if conn.execute(_owned(cid, owner)).first() is None:
                 raise NotFound(f"no conversation {cid!r}")
             rows = conn.execute(
                 select(TurnRow.role, TurnRow.content, TurnRow.standalone)
@@ -164,21 +181,20 @@ class ConversationStore:
             ).all()
         return [Turn(role, standalone or content) for role, content, standalone in reversed(rows)]
 
-    def append(self, cid: str, question: str, answer: Answer) -> None:
+    def append(self, cid: str, question: str, answer: Answer, owner: str) -> None:
         _check_id(cid)
         with self._core() as conn:
             # The row lock keeps two concurrent turns of one conversation from interleaving.
-            found = conn.execute(
-                select(ConversationRow.id).where(ConversationRow.id == cid).with_for_update()
-            ).first()
+            found = conn.execute(_owned(cid, owner).with_for_update()).first()
             if found is None:
                 raise NotFound(f"no conversation {cid!r}")
             conn.execute(insert(TurnRow.__table__), _turn_rows(cid, question, answer))
 
-    def delete(self, cid: str) -> None:
+    def delete(self, cid: str, owner: str) -> None:
         _check_id(cid)
         with self._tx() as s:
-            if s.get(ConversationRow, cid) is None:
+            row = s.get(ConversationRow, cid)
+            if row is None or row.owner != owner:
                 raise NotFound(f"no conversation {cid!r}")
             s.execute(delete(TurnRow).where(TurnRow.conversation_id == cid))
             s.execute(delete(ConversationRow).where(ConversationRow.id == cid))
@@ -235,9 +251,16 @@ class _Transaction:
 
 
 def _unavailable(exc: SQLAlchemyError) -> BackendUnavailable:
-    # Never echo SQL or user input to the client: it goes to the log only.
-    log.error("database error: %s", exc)
-    return BackendUnavailable("database error (details in the server log)")
+    # Never echo SQL, user input or connection details to the client: the log has the
+    # error (a driver's message may quote the URL, so it is masked there too).
+    log.error("database error: %s", mask_credentials(str(exc)))
+    return BackendUnavailable("database unavailable")
+
+
+def _owned(cid: str, owner: str):
+    return select(ConversationRow.id).where(
+        ConversationRow.id == cid, ConversationRow.owner == owner
+    )
 
 
 def _turn_rows(cid: str, question: str, answer: Answer) -> list[dict]:
@@ -265,11 +288,27 @@ def _create_tables(engine) -> None:
     for attempt in range(5):
         try:
             Base.metadata.create_all(engine)
+            _add_owner_column(engine)
             return
         except (OperationalError, ProgrammingError, IntegrityError):
             if attempt == 4:
                 raise
             time.sleep(0.1 * (attempt + 1))  # the other process finishes; then all exist
+
+
+def _add_owner_column(engine) -> None:
+    """Databases from before owners: add the column. A Slack thread's id says it is
+    Slack's; other old conversations stay ownerless, so no caller can reach them."""
+    columns = {c["name"] for c in inspect(engine).get_columns(ConversationRow.__tablename__)}
+    if "owner" in columns:
+        return
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE conversations ADD COLUMN owner VARCHAR(80)"))
+        conn.execute(
+            update(ConversationRow.__table__)
+            .where(ConversationRow.id.like("slack-%"))
+            .values(owner="slack")
+        )
 
 
 def _sqlite_pragmas(conn, _record) -> None:
@@ -281,11 +320,34 @@ def _sqlite_pragmas(conn, _record) -> None:
     cur.close()
 
 
-def _safe(url: str) -> str:
-    """The URL without its password, for messages."""
+def masked_url(url: str) -> str:
+    """The URL with every credential masked (user, password, and `password=`-like query
+    parameters), for logs: the driver, host and database stay, to tell which it was."""
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except Exception:
         return "<database url>"
+    query = {k: ("***" if _SECRET_PARAM.search(k) else v) for k, v in parsed.query.items()}
+    masked = parsed.set(
+        username="***" if parsed.username else None,
+        password="***" if parsed.password else None,
+        query=query,
+    )
+    return masked.render_as_string(hide_password=False)
+
+
+_SECRET_PARAM = re.compile(r"pass|pwd|secret|token|key|user|auth|cred", re.I)
+# userinfo in any URL, and key=value pairs whose key names a credential
+_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+_SECRET_PAIR = re.compile(
+    r"\b(\w*(?:pass|pwd|secret|token|key|user|auth|cred)\w*)\s*=\s*('[^']*'|\"[^\"]*\"|[^\s&;,)]+)",
+    re.I,
+)
+
+
+def mask_credentials(message: str) -> str:
+    """A driver's error text with URL credentials and `password=…`-like pairs masked."""
+    message = _URL_USERINFO.sub("***@", message)
+    return _SECRET_PAIR.sub(lambda m: f"{m.group(1)}=***", message)

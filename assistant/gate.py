@@ -5,38 +5,22 @@ Two tests, both needed to answer:
 - a question naming things the corpus never mentions (Rails, Kafka, CockroachDB…) needs
   `strong_evidence`: otherwise the nearest passages are about something else.
 Instructions embedded in a question are cut out before anything else sees it, so they
-can neither steer retrieval nor talk the gate into answering.
+can neither steer retrieval nor talk the gate into answering. An answer it lets through
+about a close name instead of the one asked ("Honox" read as Hono, "Lucia v4" when the
+corpus states v3) carries that name in `stand_ins`, for the answer to say so first.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from assistant.evidence import Query, ScoredUnit
-from assistant.lexical import LexicalIndex
+from assistant.injection import INSTRUCTIONS
+from assistant.lexical import ALIASES, NAME, VERSION, LexicalIndex, name_key
+from assistant.prompts import Prompts
 from assistant.text import QUESTION_WORDS, STOPWORDS, stem, tokenize, words
 
-_INJECTION = re.compile(
-    r"""(
-      \b(ignore|disregard|forget|override|bypass)\b[^.?!\n]{0,60}
-          \b(instructions?|rules?|prompt|guidelines|above|previous|context|sources?|documents?
-             |article|corpus|text|citations?)\b
-    | \byou\s+are\s+(now|no\s+longer)\b
-    | \b(act|behave|pretend|respond|answer|talk|speak|write|reply)\s+(as|like)\s+(a|an|if)\b
-    | \b(system|developer)\s+(prompt|message|instructions?)\b
-    | \bjailbreak|\bDAN\b|\bdeveloper\s+mode\b
-    | \b(print|reveal|show|repeat|output)\b[^.?!\n]{0,30}\b(prompt|instructions|rules)\b
-    | \b(say|state|claim|tell\s+(me|them|everyone))\s+(that\s+)?[^.?!\n]{0,80}
-          \b(instead|regardless)\b
-    | \bnew\s+(instructions?|rules?|task)\s*:
-    | \b(reply|respond|answer|output)\s+(only\s+)?with\b
-    | \b(don'?t|do\s+not|never)\s+(cite|use|mention)\s+(any\s+)?(sources?|citations?)\b
-    | \bfrom\s+now\s+on\b
-    | </?\s*(system|instructions?|assistant)\s*>
-    )""",
-    re.I | re.X,
-)
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?:])\s+|\n")
 
 
@@ -44,7 +28,7 @@ def strip_injection(question: str) -> tuple[str, bool]:
     """Drop every sentence that tries to change the assistant's instructions."""
     kept, found = [], False
     for sentence in _SENTENCE_BREAK.split(question):
-        if _INJECTION.search(sentence) or _says_something_wrong(sentence):
+        if INSTRUCTIONS.search(sentence) or _says_something_wrong(sentence):
             found = True
         else:
             kept.append(sentence.strip())
@@ -107,6 +91,88 @@ def question_names(question: str, lexical: LexicalIndex) -> list[tuple[str, list
         if parts:
             out.append((word, parts))
     return out
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """A name the corpus never mentions ("Honox", "Lucia v4") and the closest one it does
+    ("Hono", "Lucia"): what an answer to the question is really about."""
+
+    asked: str
+    covered: str
+
+
+# A name with a version after it ("Lucia v4", "Next.js 16"); a count is followed by what
+# it counts ("Fastify 3 times"), a plural.
+_NAMED_VERSION = re.compile(
+    rf"(?P<name>{NAME.pattern})\s+(?P<version>{VERSION})(?:\s+(?P<next>\w+))?"
+)
+
+
+def stand_ins(question: str, lexical: LexicalIndex) -> list[StandIn]:
+    """Names in the question the corpus lacks, each with the close one it covers instead.
+
+    Two kinds. A name spelling correction maps onto another that is not a slip of the
+    same one: the corpus' name plus or minus letters at an end ("Honox", "Prismax") or
+    other digits ("Axum2"); a typo ("fastfy", "djagno") or an alias ("golang") is the
+    name meant. And a version the corpus never states beside a name it covers ("Lucia v4":
+    it says v3; "Next.js 16": it gives none).
+    """
+    out: dict[str, StandIn] = {}
+    for m in NAME.finditer(question):
+        word = m.group(0).rstrip(".")
+        raw = [stem(w) for w in words(word)]
+        if not raw or any(w in STOPWORDS or w in QUESTION_WORDS for w in raw):
+            continue
+        fixed = [lexical.correct(w) for w in raw]
+        # Read as a name the corpus writes as one ("honox" → Hono), or written as a name
+        # ("Prismax") and read as what the corpus writes about ("Prisma — …"); a word is
+        # not a name for nearing a heading's word ("quickly" → "Quick table").
+        before = question[: m.start()].rstrip()
+        capital = word[0].isupper() and bool(before) and before[-1] not in ".?!:;\"'(—-"
+        inner = any(ch.isupper() or ch.isdigit() for ch in word[1:])
+        named = inner or all(
+            f in lexical.proper or (capital and f in lexical.subjects) for f in fixed
+        )
+        if named and any(_another_name(a, f, lexical) for a, f in zip(raw, fixed, strict=True)):
+            out.setdefault(word, StandIn(word, lexical.form(" ".join(fixed))))
+    for m in _NAMED_VERSION.finditer(question):
+        name, version, after = m.group("name").rstrip("."), m.group("version"), m.group("next")
+        if after and after.lower() not in STOPWORDS and stem(after.lower()) != after.lower():
+            continue  # "3 times", "10 endpoints": a count
+        key = name_key(" ".join(lexical.correct(stem(w)) for w in words(name)))
+        parts = key.split()
+        if not parts or not all(p in lexical.df for p in parts) or name in out:
+            continue  # a name the corpus lacks altogether is the gate's to judge
+        if not (
+            parts[0] in lexical.proper or (not name.islower() and parts[0] in lexical.subjects)
+        ):
+            continue  # "step 2", "top 10": no name
+        if lexical.states_version(key, version) is False:
+            asked = f"{name} {version}"
+            out.setdefault(asked, StandIn(asked, lexical.form(key)))
+    return list(out.values())
+
+
+def _another_name(asked: str, read_as: str, lexical: LexicalIndex) -> bool:
+    if asked == read_as or read_as not in lexical.df or ALIASES.get(asked) == read_as:
+        return False
+    digits = [ch for ch in asked if ch.isdigit()] != [ch for ch in read_as if ch.isdigit()]
+    short, long = sorted((asked, read_as), key=len)
+    return digits or long.startswith(short) or long.endswith(short)
+
+
+def stand_in_note(found: list[StandIn], prompts: Prompts) -> str:
+    """What an answer says first when it is about names other than those asked."""
+    if not found:
+        return ""
+    asked = _listing([s.asked for s in found], "or")
+    covered = _listing(list(dict.fromkeys(s.covered for s in found)), "and")
+    return prompts.render("not_in_corpus.md", asked=asked, covered=covered)
+
+
+def _listing(items: list[str], conjunction: str) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
 def _only_in_passing(
@@ -175,9 +241,37 @@ class GateResult:
     best: float
     unknown: list[str]
     writing: str | None = None  # what a request to write asked for ("a message")
+    # Names asked that the corpus lacks, read as close ones it has (an answer says so first)
+    stand_ins: list[StandIn] = field(default_factory=list)
+
+    def note(self, prompts: Prompts) -> str:
+        """What the answer says first: the names asked that it is not about ("" if none)."""
+        return stand_in_note(self.stand_ins, prompts)
+
+    def covered(self, query: Query) -> Query:
+        """The question as the answer can take it: about the names the corpus covers."""
+        text = query.standalone
+        for s in self.stand_ins:
+            text = re.sub(rf"(?<![\w.]){re.escape(s.asked)}(?![\w])", s.covered, text)
+        return replace(query, standalone=text) if text != query.standalone else query
 
 
 def assess(
+    query: Query,
+    units: list[ScoredUnit],
+    lexical: LexicalIndex,
+    min_evidence: float,
+    strong_evidence: float,
+) -> GateResult:
+    verdict = _assess(query, units, lexical, min_evidence, strong_evidence)
+    if verdict.ok:  # the whole conversation's question: a follow-up is about it still
+        verdict.stand_ins = stand_ins(query.standalone, lexical)
+        asked = [s.asked for s in verdict.stand_ins if s.asked not in verdict.unknown]
+        verdict.unknown = [*verdict.unknown, *asked]
+    return verdict
+
+
+def _assess(
     query: Query,
     units: list[ScoredUnit],
     lexical: LexicalIndex,

@@ -22,13 +22,27 @@ from pathlib import Path
 import numpy as np
 
 from assistant.models import ChunkRecord
-from assistant.text import STOPWORDS, content_terms, stem, subject_terms, tokenize, words
+from assistant.text import (
+    SEP,
+    STOPWORDS,
+    content_terms,
+    split_sentences,
+    stem,
+    subject_terms,
+    tokenize,
+    words,
+)
 
 _PAIR = re.compile(r"\b([A-Za-z]{2,12})[ -]([A-Za-z]{1,6})\b")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+")
 # What precedes the first word of a sentence, a heading or a list item.
 _OPENER = re.compile(r"(?:^|[.!?:;>|#\n])[\s*_`\"'(\[-]*$")
 PROPER_SHARE = 0.8  # capitalised at least this often mid-sentence: a name ("Hono", "Canada")
+# A name as written ("Next.js", "NestJS", "Go") and a version ("v3", "3.13", "2.x", "1.22+").
+NAME = re.compile(r"[A-Za-z][\w.+#/-]*[\w+#]")
+VERSION = r"v?\d+(?:\.\d+)*(?:\.x)?\+?(?![\w+]|\.\w)"
+_VERSION = re.compile(rf"(?<![\w.]){VERSION}", re.I)
+_LIST_NUMBER = re.compile(r"^[\s#>*-]*\d+[.)]\s+", re.M)  # "4. Go": a place, not a version
 
 # Other names people type for a thing the corpus names one way; applied before spelling.
 ALIASES = {stem(k): v for k, v in {"golang": "go", "nodejs": "node", "reactjs": "react"}.items()}
@@ -41,6 +55,43 @@ def _bm25s():
     # Its import sets its logger to DEBUG, which prints every index build to stderr.
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     return bm25s
+
+
+def name_key(name: str) -> str:
+    """The stemmed words of a name, as the corpus' names are keyed ("Next.js" → "next js")."""
+    return " ".join(stem(w) for w in words(name))
+
+
+def version_parts(version: str) -> list[str]:
+    """ "v3" → ["3"], "1.22+" → ["1", "22"], "2.x" → ["2"]."""
+    version = version.lower().removeprefix("v").rstrip("+").removesuffix(".x")
+    return version.split(".")
+
+
+def _names_and_versions(
+    rec: ChunkRecord, forms: dict[str, Counter[str]], versions: dict[str, set[str]]
+) -> None:
+    """Collect how a chunk spells its names, and which versions it states beside them.
+
+    A version belongs to every name of its sentence: "Prisma — great DX, v5 dropped…"
+    states Prisma v5 although "DX" stands between. So a version is missed only when no
+    sentence holds both, and a note that the corpus lacks it is not said wrongly.
+    """
+    sentences = [_LIST_NUMBER.sub("", part) for part in rec.section.split(SEP)]
+    for line in _LIST_NUMBER.sub("", rec.text).splitlines():
+        sentences.extend(split_sentences(line))
+    for sentence in sentences:
+        stated = {".".join(version_parts(v)) for v in _VERSION.findall(sentence)}
+        for m in NAME.finditer(sentence):
+            name = m.group(0).rstrip(".")
+            if name.islower() or _VERSION.fullmatch(name):
+                continue
+            key = name_key(name)
+            if not key or key in STOPWORDS:
+                continue
+            forms.setdefault(key, Counter())[name] += 1
+            if stated:
+                versions.setdefault(key, set()).update(stated)
 
 
 def generation_of(ids: Iterable[str]) -> str:
@@ -61,6 +112,7 @@ class LexicalIndex:
         subjects: set[str],
         sources: list[str] | None = None,
         proper: set[str] | None = None,
+        names: dict | None = None,
     ) -> None:
         self.ids = ids
         self.sources = sources  # the source document of each chunk, aligned with `ids`
@@ -68,6 +120,10 @@ class LexicalIndex:
         self.df = df  # document frequency of each stemmed term
         self.subjects = subjects  # terms that name things: headings, "Chi — …" leads
         self.proper = proper or set()  # terms the corpus writes capitalised: names
+        # How the corpus writes each name ("nestj" → "NestJS"), and the versions it states
+        # beside it ("lucia" → ["v3"]); versions None: an index saved before they were kept.
+        self.forms: dict[str, str] = (names or {}).get("forms", {})
+        self.versions: dict[str, list[str]] | None = (names or {}).get("versions")
         self.n_docs = max(len(ids), 1)
         self._corrections: dict[str, str] = {}
         self._rows: dict[str, int] | None = None  # chunk id → row, built on first use
@@ -85,6 +141,8 @@ class LexicalIndex:
         df: Counter[str] = Counter()
         cased: Counter[str] = Counter()  # mid-sentence occurrences written capitalised
         seen: Counter[str] = Counter()  # all mid-sentence occurrences
+        forms: dict[str, Counter[str]] = {}
+        versions: dict[str, set[str]] = {}
         for rec in records:
             ids.append(rec.id)
             sources.append(rec.source)
@@ -95,6 +153,7 @@ class LexicalIndex:
             df.update(set(tokens))
             for unit in rec.units:
                 subjects |= subject_terms(rec.section, unit["text"])
+            _names_and_versions(rec, forms, versions)
             for m in _WORD.finditer(rec.text):
                 word = m.group(0)
                 # ALL CAPS says little: code constants (A_STANDOUT) as often as acronyms.
@@ -107,7 +166,11 @@ class LexicalIndex:
         if corpus:
             model.index(corpus, show_progress=False)
         proper = {t for t, n in cased.items() if n >= PROPER_SHARE * seen[t] and t in df}
-        return cls(ids, model, dict(df), subjects, sources, proper)
+        names = {
+            "forms": {key: spelt.most_common(1)[0][0] for key, spelt in forms.items()},
+            "versions": {key: sorted(v) for key, v in versions.items()},
+        }
+        return cls(ids, model, dict(df), subjects, sources, proper, names)
 
     def save(self, root: Path, generation: str) -> None:
         root.mkdir(parents=True, exist_ok=True)
@@ -123,6 +186,8 @@ class LexicalIndex:
         if self.sources is not None:
             (tmp / "sources.json").write_text(json.dumps(self.sources))
         (tmp / "proper.json").write_text(json.dumps(sorted(self.proper)))
+        names = {"forms": self.forms, "versions": self.versions}
+        (tmp / "names.json").write_text(json.dumps(names))
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
         pointer = root / f".CURRENT.tmp{os.getpid()}"
@@ -144,6 +209,7 @@ class LexicalIndex:
         """Whether the current generation has every file this version writes."""
         generation = cls.current_generation(root)
         files = ("ids.json", "df.json", "subjects.json", "sources.json", "proper.json")
+        files += ("names.json",)
         return bool(generation) and all((root / generation / n).exists() for n in files)
 
     @classmethod
@@ -162,7 +228,9 @@ class LexicalIndex:
         sources = json.loads(sources_file.read_text()) if sources_file.exists() else None
         proper_file = folder / "proper.json"
         proper = set(json.loads(proper_file.read_text())) if proper_file.exists() else None
-        return cls(ids, model, df, subjects, sources, proper)
+        names_file = folder / "names.json"
+        names = json.loads(names_file.read_text()) if names_file.exists() else None
+        return cls(ids, model, df, subjects, sources, proper, names)
 
     # -- querying -----------------------------------------------------------------------
     def correct(self, term: str) -> str:
@@ -191,6 +259,23 @@ class LexicalIndex:
         ]
         close = difflib.get_close_matches(term, candidates, n=1, cutoff=0.8)
         return close[0] if close else term
+
+    def form(self, key: str) -> str:
+        """How the corpus writes a name ("nestj" → "NestJS"); the key itself if unknown."""
+        return self.forms.get(key, key)
+
+    def states_version(self, key: str, version: str) -> bool | None:
+        """Whether the corpus states this version of a name ("Lucia v3": yes, "Lucia v4":
+        no). A broader or narrower one counts ("Python 3" for 3.13). None: unknown."""
+        if self.versions is None:
+            return None
+        asked = version_parts(version)
+        for stated in self.versions.get(key, []):
+            have = stated.split(".")
+            n = min(len(have), len(asked))
+            if have[:n] == asked[:n]:
+                return True
+        return False
 
     def rejoin(self, text: str) -> str:
         """Join a name typed in two pieces ("graph ql") when the corpus heads a section

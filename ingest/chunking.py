@@ -12,10 +12,11 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 from assistant.text import SEP, short_name
 from ingest.loaders import SourceDocument
-from ingest.units import Unit, split_units
+from ingest.units import Unit, addresses_assistant, split_units
 
 
 @dataclass
@@ -34,6 +35,11 @@ class Chunk:
     @property
     def embed_text(self) -> str:
         return f"{self.section or self.title}\n{self.text}"
+
+
+class Chunked(NamedTuple):
+    chunks: list[Chunk]
+    kept_out: list[str]  # passages that speak to the assistant: in no chunk, never evidence
 
 
 @cache
@@ -71,7 +77,10 @@ def _display(unit: Unit, label: str, kind: str) -> str:
     return f"**{label}** — {unit.text}"
 
 
-def chunk_document(doc: SourceDocument, max_chars: int, prompts_dir: Path) -> list[Chunk]:
+def chunk_document(doc: SourceDocument, max_chars: int, prompts_dir: Path) -> Chunked:
+    """The document's chunks, and the passages kept out of them because they give
+    orders to the assistant (they are neither quoted, scored, embedded nor shown to an
+    LLM)."""
     from langchain_text_splitters import MarkdownHeaderTextSplitter
 
     splitter = MarkdownHeaderTextSplitter(
@@ -80,6 +89,7 @@ def chunk_document(doc: SourceDocument, max_chars: int, prompts_dir: Path) -> li
     generic = generic_headings(prompts_dir)
     preview = {str(s).strip().lower() for s in doc.meta.get("preview_sections") or []}
     chunks: list[Chunk] = []
+    kept_out: list[str] = []
     seen: dict[str, int] = {}
     for part in splitter.split_text(doc.text):
         path = [part.metadata[h] for h in ("h2", "h3") if part.metadata.get(h)]
@@ -88,6 +98,11 @@ def chunk_document(doc: SourceDocument, max_chars: int, prompts_dir: Path) -> li
         section = SEP.join(path)
         label, kind = section_label(path, doc.title, generic)
         units = split_units(part.page_content)
+        if addresses_assistant(SEP.join([doc.title, *path])):  # a heading giving orders
+            kept_out += [u.raw for u in units]
+            continue
+        kept_out += [u.raw for u in units if u.addressed]
+        units = [u for u in units if not u.addressed]
         is_preview = any(p.lower() in preview for p in path)
         for n, group in enumerate(_pack(units, max_chars)):
             text = "\n".join(u.raw for u in group)
@@ -108,7 +123,7 @@ def chunk_document(doc: SourceDocument, max_chars: int, prompts_dir: Path) -> li
                     digest=doc.digest,
                 )
             )
-    return chunks
+    return Chunked(chunks, kept_out)
 
 
 def _pack(units: list[Unit], max_chars: int) -> list[list[Unit]]:

@@ -31,6 +31,12 @@ class SourceDocument:
 
 def load(path: Path, source: str) -> SourceDocument:
     """Load one file or raise `IngestError` with the reason it cannot be read."""
+    origin = str(path.absolute())
+    try:
+        origin.encode("utf-8")  # the index stores it, and ids hash it, as UTF-8
+    except UnicodeEncodeError as exc:
+        where = "file name" if _undecodable(path.name) else "folder's name"
+        raise IngestError(source, f"the {where} is not valid UTF-8: rename it") from exc
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -54,8 +60,16 @@ def load(path: Path, source: str) -> SourceDocument:
     title = str(meta.get("title") or title or _first_heading(text) or path.stem)
     return SourceDocument(
         source=source, title=title.strip(), text=text, meta=meta, digest=digest,
-        origin=str(path.absolute()),
+        origin=origin,
     )  # fmt: skip
+
+
+def _undecodable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _decode(raw: bytes, source: str) -> str:

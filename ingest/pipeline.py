@@ -38,8 +38,12 @@ class IngestReport:
     updated: int = 0
     removed: int = 0
     unchanged: int = 0
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # unsupported file types
+    # Links (and unreadable folders) not read, and why.
+    not_followed: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    # Passages (by source) that give orders to the assistant: stored nowhere.
+    kept_out: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
     chunks_total: int = 0
 
@@ -48,42 +52,110 @@ class IngestReport:
         return not self.failed
 
     def summary(self) -> str:
-        return (
+        skipped = len(self.skipped) + len(self.not_followed)
+        text = (
             f"{self.files} files, {self.added} chunks added, {self.updated} updated, "
-            f"{self.removed} removed, {len(self.skipped)} skipped, {len(self.failed)} failed, "
+            f"{self.removed} removed, {skipped} skipped, {len(self.failed)} failed, "
             f"{self.chunks_total} in index, {self.seconds:.1f}s"
         )
+        if self.kept_out:
+            n = sum(map(len, self.kept_out.values()))
+            text += (
+                f"; {n} passage{'s' * (n != 1)} addressed to the assistant kept out of "
+                f"evidence, in {', '.join(self.kept_out)}"
+            )
+        return text
 
 
-def discover(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[str], list[str]]:
-    """Files to ingest with their source names, unsupported files, and the scopes.
+@dataclass
+class Discovery:
+    files: list[tuple[Path, str]]  # to ingest, with their source names
+    skipped: list[str]  # unsupported types
+    scopes: list[str]  # absolute roots: a known file under one that vanished was deleted
+    not_followed: list[tuple[str, str]]  # links (and unreadable folders) not read, and why
 
-    A source is named relative to its root's parent ('corpus/x.md'), whatever the working
-    directory. Files are known by absolute path, and a scope is an absolute root under
-    which a file that vanished counts as deleted (two roots both named `html/` can't mix).
+
+def discover(paths: Iterable[Path], *, follow_symlinks: bool = False) -> Discovery:
+    """The files under `paths`, named relative to their root's parent ('corpus/x.md'),
+    whatever the working directory.
+
+    Files are known by absolute path, and a scope is an absolute root under which a file
+    that vanished counts as deleted (two roots both named `html/` can't mix). Symbolic
+    links leading out of a root are not followed unless `follow_symlinks`.
     """
-    files: list[tuple[Path, str]] = []
-    skipped: list[str] = []
-    scopes: list[str] = []
+    out = Discovery([], [], [], [])
     for root in paths:
         root = Path(root).absolute()
         if not root.exists():
             raise IngestError(str(root), "no such file or directory")
         base = root.parent
-        if root.is_file():
+        if root.is_file():  # named by the caller: read, link or not
             candidates = [root]
-            scopes.append(str(root))
+            out.scopes.append(str(root))
         else:
-            candidates = sorted(
-                p
-                for p in root.rglob("*")
-                if p.is_file() and not any(s.startswith(".") for s in p.relative_to(base).parts)
-            )
-            scopes.append(str(root) + os.sep)
+            candidates, links = _walk(root, follow_symlinks)
+            hidden = root.name.startswith(".")  # as are its files, like any hidden folder's
+            candidates = [] if hidden else candidates
+            out.not_followed += [(_name(p.relative_to(base)), why) for p, why in links]
+            out.scopes.append(str(root) + os.sep)
         for p in candidates:
-            source = p.relative_to(base).as_posix()
-            (files.append((p, source)) if p.suffix.lower() in SUPPORTED else skipped.append(source))
-    return files, skipped, scopes
+            source = _name(p.relative_to(base))
+            if p.suffix.lower() in SUPPORTED:
+                out.files.append((p, source))
+            else:
+                out.skipped.append(source)
+    return out
+
+
+def _walk(root: Path, follow_symlinks: bool) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Files under `root` (hidden folders not entered), and the links not followed.
+
+    A link that stays inside the folder is read as the file it names (a linked folder is
+    not walked again: its files are met under their own names). One that leads out of it
+    is not followed unless asked: dropping a link into a corpus must not publish
+    /etc/hostname.
+    """
+    inside = root.resolve()
+    files: list[Path] = []
+    links: list[tuple[Path, str]] = []
+    walked = {inside}
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            links.append((folder, f"cannot read folder ({exc.strerror or exc})"))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                target = path.resolve()
+                if not target.exists():
+                    links.append((path, "broken symbolic link"))
+                    continue
+                outside = not target.is_relative_to(inside)
+                if outside and not follow_symlinks:
+                    links.append((path, f"symbolic link out of {root.name}/, not followed"))
+                    continue
+                if target.is_dir():
+                    if outside and target not in walked:  # asked to: walk it, once
+                        walked.add(target)
+                        folders.append(path)
+                    continue
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(path)
+            elif path.is_file():
+                files.append(path)
+    return sorted(files), sorted(links)
+
+
+def _name(relative: Path) -> str:
+    """A source name that can be printed and stored: a byte that is not UTF-8 in a file
+    name is shown as `\\xff`."""
+    return os.fsencode(relative.as_posix()).decode("utf-8", "backslashreplace")
 
 
 def model_identity(settings: Settings, dimension: int) -> str:
@@ -100,10 +172,15 @@ def run_ingest(
     store: VectorStore | None = None,
     embedder=None,
     progress: Callable[[int, int], None] | None = None,
+    follow_symlinks: bool = False,
 ) -> IngestReport:
+    """Bring the index in line with the files under `paths`; symbolic links leading out
+    of a folder are read only with `follow_symlinks`."""
     t0 = time.perf_counter()
     report = IngestReport()
-    files, report.skipped, scopes = discover(paths)
+    found = discover(paths, follow_symlinks=follow_symlinks)
+    files, scopes = found.files, found.scopes
+    report.skipped, report.not_followed = found.skipped, found.not_followed
     report.files = len(files)
     store = store or open_store(settings)
     existing = store.ids_by("origin")
@@ -124,7 +201,7 @@ def run_ingest(
         seen.add(str(path))
         try:
             doc = load(path, source)
-            chunks = chunk_document(doc, settings.chunk_max_chars, settings.prompts_dir)
+            chunks, kept_out = chunk_document(doc, settings.chunk_max_chars, settings.prompts_dir)
         except IngestError as exc:
             report.failed.append((exc.path, exc.reason))
             continue  # keep whatever the store had for it: a bad edit loses nothing
@@ -132,6 +209,9 @@ def run_ingest(
             log.exception("unexpected error reading %s", source)
             report.failed.append((source, f"unexpected error: {type(exc).__name__}: {exc}"))
             continue
+        if kept_out:
+            report.kept_out[source] = kept_out
+            log.info("%s: %d passages address the assistant: kept out", source, len(kept_out))
         have = existing.get(doc.origin, set())
         want = {c.id for c in chunks}
         plan += [(c, bool(have)) for c in chunks if c.id not in have]

@@ -8,12 +8,16 @@ and every fallback without any model or network.
 
 `FakeLLMServer(reply)` answers every request with `reply(prompt)` (the last message's
 text); `FakeLLMServer(respond=fn)` lets `fn(request_body)` return any `Response` below.
+Every streamed reply is logged in `streams` (when it opened, when it closed, whether it
+finished), so tests can see a client give up on a stream.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -55,10 +59,20 @@ class Garbage:
 
 @dataclass
 class Drip:
-    """A stream that sends a token every `interval_s` and never finishes on its own."""
+    """A stream that sends a token every `interval_s` and never finishes on its own; with
+    `keepalive`, SSE comments instead (bytes that carry no token), after `first`."""
 
     interval_s: float = 0.2
     token: str = "more "
+    keepalive: bool = False
+    first: str = ""
+
+
+@dataclass
+class StreamLog:
+    opened: float  # time.monotonic()
+    closed: float | None = None  # when the server stopped writing: done, or the client left
+    finished: bool = False  # sent to the end ([DONE])
 
 
 Response = Text | ToolCalls | Status | Slow | Garbage | Drip
@@ -82,6 +96,7 @@ class FakeLLMServer:
         self.prompts: list[str] = []
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
+        self.streams: list[StreamLog] = []
         self.stopping = threading.Event()
         outer = self
 
@@ -136,13 +151,33 @@ class FakeLLMServer:
         h.send_header("Connection", "close")
         h.end_headers()
         h.close_connection = True
-        for chunk in self._chunks(model, r):
-            h.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        log = StreamLog(time.monotonic())
+        self.streams.append(log)
+        try:
+            for chunk in self._chunks(model, r, lambda s: self._pause(h.connection, s)):
+                line = chunk if isinstance(chunk, str) else f"data: {json.dumps(chunk)}\n\n"
+                h.wfile.write(line.encode())
+                h.wfile.flush()
+            if self.stopping.is_set() or _peer_closed(h.connection):
+                return
+            h.wfile.write(b"data: [DONE]\n\n")
             h.wfile.flush()
-        h.wfile.write(b"data: [DONE]\n\n")
-        h.wfile.flush()
+            log.finished = True
+        finally:
+            log.closed = time.monotonic()
 
-    def _chunks(self, model: str, r: Response):
+    def _pause(self, conn: socket.socket, seconds: float) -> bool:
+        """Wait; True as soon as the server stops or the client closed the connection."""
+        deadline = time.monotonic() + seconds
+        while not _peer_closed(conn):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self.stopping.wait(min(left, 0.02)):
+                return True
+        return True
+
+    def _chunks(self, model: str, r: Response, pause=None):
         def chunk(delta: dict, finish: str | None = None) -> dict:
             return {
                 "id": "chatcmpl-fake", "object": "chat.completion.chunk",
@@ -152,8 +187,10 @@ class FakeLLMServer:
 
         yield chunk({"role": "assistant", "content": ""})
         if isinstance(r, Drip):
-            while not self.stopping.wait(r.interval_s):
-                yield chunk({"content": r.token})
+            if r.first:
+                yield chunk({"content": r.first})
+            while not (pause or self.stopping.wait)(r.interval_s):
+                yield ": keep-alive\n\n" if r.keepalive else chunk({"content": r.token})
             return
         if isinstance(r, ToolCalls):
             for i, (name, args) in enumerate(r.calls):
@@ -196,6 +233,16 @@ def _completion(model: str, r: Response) -> dict:
         "choices": [{"index": 0, "finish_reason": finish, "message": message}],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }  # fmt: skip
+
+
+def _peer_closed(conn: socket.socket) -> bool:
+    """The client closed its end (readable, and nothing to read)."""
+    try:
+        if not select.select([conn], [], [], 0)[0]:
+            return False
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 def _raw(

@@ -9,6 +9,7 @@ import pytest
 from assistant.errors import InvalidQuestion
 from assistant.evaluation.metrics import citation_validity, normalise, section_matches
 from assistant.models import Turn
+from assistant.service import LOCAL_OWNER
 
 # (question, facts that must all appear (any phrasing of each group), section to cite)
 REPRESENTATIVE = [
@@ -126,8 +127,8 @@ def test_a_long_conversation_reads_only_its_latest_turns(corpus_assistant) -> No
         corpus_assistant.chat("What is Fastify's killer feature?", cid)
     corpus_assistant.chat("Which ORM is the default for Python?", cid)
     limit = corpus_assistant.settings.history_turns
-    recent = corpus_assistant._history(cid)
-    assert len(recent) == limit < 20 == len(corpus_assistant.conversations.get(cid).turns)
+    recent = corpus_assistant._history(cid, LOCAL_OWNER)
+    assert len(recent) == limit < 20 == len(corpus_assistant.conversations.get(cid, None).turns)
     assert recent[-2].content == "Which ORM is the default for Python?"
     answer = corpus_assistant.chat("and for Rust?", cid)
     assert answer.standalone_question and "Python" in answer.standalone_question

@@ -55,16 +55,18 @@ def test_request_id_is_echoed(client) -> None:
 def test_follow_ups_in_a_conversation_are_understood(client) -> None:
     first = client.post("/v1/ask", json={"question": "Which ORM is the default for Python?"}).json()
     cid = first["conversation_id"]
+    mine = {"X-Conversation-Token": first["conversation_token"]}  # no API keys: the token
     second = client.post(
-        "/v1/ask", json={"question": "and for Rust?", "conversation_id": cid}
+        "/v1/ask", json={"question": "and for Rust?", "conversation_id": cid}, headers=mine
     ).json()
     assert "Python" in second["standalone_question"]
     assert any(x in second["answer"] for x in ("Diesel", "SeaORM", "sqlx"))
-    turns = client.get(f"/v1/conversations/{cid}").json()["turns"]
+    assert "conversation_token" not in second  # handed out once, when it starts
+    turns = client.get(f"/v1/conversations/{cid}", headers=mine).json()["turns"]
     assert [t["role"] for t in turns] == ["user", "assistant", "user", "assistant"]
     assert turns[3]["answer"]["citations"]
-    assert client.delete(f"/v1/conversations/{cid}").status_code == 204
-    assert client.get(f"/v1/conversations/{cid}").status_code == 404
+    assert client.delete(f"/v1/conversations/{cid}", headers=mine).status_code == 204
+    assert client.get(f"/v1/conversations/{cid}", headers=mine).status_code == 404
 
 
 def test_unknown_conversation_is_404(client) -> None:

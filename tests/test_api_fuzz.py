@@ -8,7 +8,6 @@ import collections
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,36 +19,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from assistant.server.app import create_app
-from assistant.service import Assistant
-from tests.conftest import make_settings
+from tests.helpers.api import assert_error, build_app, client_for
 from tests.live_server import live_server
-
-
-def build_app(corpus_assistant, model_cache: Path, db_dir: Path, **extra: object) -> FastAPI:
-    """The shared, already ingested index; conversations in a SQLite file of this test."""
-    settings = make_settings(
-        corpus_assistant.settings.data_dir, model_cache,
-        database_url=f"sqlite:///{db_dir / 'conversations.db'}", **extra,
-    )  # fmt: skip
-    return create_app(assistant=Assistant(settings, embedder=corpus_assistant.embedder))
-
-
-def client_for(app: FastAPI) -> TestClient:
-    # a 500 must show up as a response to assert on, not as an exception in the test
-    return TestClient(app, raise_server_exceptions=False)
-
-
-def assert_error(r, status: int, kind: str | None = None) -> dict:
-    """`status` with the documented error body {"error": {"type", "message"}}."""
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"].startswith("application/json")
-    error = r.json()["error"]
-    assert error["message"]
-    if kind is not None:
-        assert error["type"] == kind, error
-    return error
-
 
 ASK = {"question": "What is Hono?"}
 CHAT = {"model": "stackguide", "messages": [{"role": "user", "content": "What is Hono?"}]}

@@ -100,7 +100,7 @@ def chunks_of(text: str, source: str, tmp_path: Path, settings, max_chars: int =
     path = tmp_path / "scratch" / Path(source).name
     path.parent.mkdir(exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    return chunk_document(load(path, source), max_chars, settings.prompts_dir)
+    return chunk_document(load(path, source), max_chars, settings.prompts_dir).chunks
 
 
 def texts_by_source(store) -> dict[str, str]:
@@ -150,10 +150,10 @@ def test_ingest_names_sources_relative_to_the_root_parent(docs, settings, embedd
 
 
 def test_discover_names_a_single_file_relative_to_its_own_folder(docs) -> None:
-    files, skipped, scopes = discover([docs / "beta.md"])
-    assert [s for _, s in files] == ["beta.md"]
-    assert skipped == []
-    assert len(scopes) == 1
+    found = discover([docs / "beta.md"])
+    assert [s for _, s in found.files] == ["beta.md"]
+    assert found.skipped == []
+    assert len(found.scopes) == 1
 
 
 def test_discover_skips_hidden_files_and_reports_unsupported(docs) -> None:
@@ -161,10 +161,10 @@ def test_discover_skips_hidden_files_and_reports_unsupported(docs) -> None:
     (docs / ".cache").mkdir()
     (docs / ".cache" / "x.md").write_text("# Hidden too\n")
     (docs / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
-    files, skipped, scopes = discover([docs])
-    assert [s for _, s in files] == ["docs/alpha.md", "docs/beta.md", "docs/sub/gamma.md"]
-    assert skipped == ["docs/logo.png"]
-    assert len(scopes) == 1
+    found = discover([docs])
+    assert [s for _, s in found.files] == ["docs/alpha.md", "docs/beta.md", "docs/sub/gamma.md"]
+    assert found.skipped == ["docs/logo.png"]
+    assert len(found.scopes) == 1
 
 
 def test_missing_path_is_an_ingest_error(tmp_path, settings) -> None:

@@ -79,7 +79,7 @@ def test_stream_yields_tokens_as_they_come_then_the_checked_answer(make) -> None
     done = events[-1][1]
     assert done["answer"] == text and done["replaced"] is False and not done["degraded"]
     assert done["conversation_id"]  # stored like any other turn
-    assert assistant.conversations.get(done["conversation_id"]).turns[-1]["content"] == text
+    assert assistant.conversations.get(done["conversation_id"], None).turns[-1]["content"] == text
 
 
 def test_the_agent_searches_and_reads_before_answering(make) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from assistant.conversations import ConversationStore
 from assistant.errors import BackendUnavailable, NotFound
 from assistant.server.app import create_app
+from assistant.service import LOCAL_OWNER as OWNER
 from assistant.service import Assistant
 from tests.conftest import make_settings
 from tests.servers.postgres import (
@@ -93,17 +94,17 @@ def test_the_server_is_a_real_postgresql_on_loopback_only(postgres_url, postgres
 
 def test_store_round_trip_create_append_get_delete(pg_url, postgres_server, corpus_assistant):
     store = ConversationStore(pg_url)
-    cid = store.create()
-    empty = store.get(cid)
-    assert empty.id == cid and empty.turns == [] and store.recent(cid, 12) == []
+    cid = store.create(OWNER)
+    empty = store.get(cid, OWNER)
+    assert empty.id == cid and empty.turns == [] and store.recent(cid, 12, OWNER) == []
     assert empty.created_at.tzinfo is not None
 
     answer = corpus_assistant.ask("What is Fastify's killer feature?")
     assert answer.citations, "the fixture question must be answerable"
-    store.append(cid, answer.question, answer)
+    store.append(cid, answer.question, answer, OWNER)
 
     # a second store (own engine, own connections) reads what the first one wrote
-    conv = ConversationStore(pg_url).get(cid)
+    conv = ConversationStore(pg_url).get(cid, OWNER)
     assert [t["role"] for t in conv.turns] == ["user", "assistant"]
     assert conv.turns[0]["content"] == "What is Fastify's killer feature?"
     assert conv.turns[1]["content"] == answer.answer
@@ -111,20 +112,20 @@ def test_store_round_trip_create_append_get_delete(pg_url, postgres_server, corp
     assert conv.turns[1]["answer"]["citations"][0]["section"] == answer.citations[0].section
     for turn in conv.turns:
         assert datetime.fromisoformat(turn["created_at"]).tzinfo is not None
-    assert [t.content for t in store.recent(cid, 12)] == [answer.question, answer.answer]
-    assert [t.content for t in store.recent(cid, 1)] == [answer.answer]  # the latest
+    assert [t.content for t in store.recent(cid, 12, OWNER)] == [answer.question, answer.answer]
+    assert [t.content for t in store.recent(cid, 1, OWNER)] == [answer.answer]  # the latest
     sql = "select count(*) from turns where conversation_id = %(cid)s"
     assert count(postgres_server, pg_url, sql, cid=cid) == 2
 
-    store.delete(cid)
+    store.delete(cid, OWNER)
     with pytest.raises(NotFound):
-        store.get(cid)
+        store.get(cid, OWNER)
     with pytest.raises(NotFound):
-        store.delete(cid)
+        store.delete(cid, OWNER)
     with pytest.raises(NotFound):
-        store.append(cid, answer.question, answer)
+        store.append(cid, answer.question, answer, OWNER)
     with pytest.raises(NotFound):
-        store.recent(cid, 12)
+        store.recent(cid, 12, OWNER)
     assert count(postgres_server, pg_url, sql, cid=cid) == 0
     assert count(postgres_server, pg_url, "select count(*) from conversations") == 0
 
@@ -135,17 +136,17 @@ def test_store_round_trip_create_append_get_delete(pg_url, postgres_server, corp
 )
 def test_unknown_ids_are_not_found(pg_url, postgres_server, corpus_assistant, cid) -> None:
     store = ConversationStore(pg_url)
-    real = store.create()
+    real = store.create(OWNER)
     answer = corpus_assistant.ask("What is Hono?")
     with pytest.raises(NotFound, match="no conversation"):
-        store.get(cid)
+        store.get(cid, OWNER)
     with pytest.raises(NotFound):
-        store.append(cid, "What is Hono?", answer)
+        store.append(cid, "What is Hono?", answer, OWNER)
     with pytest.raises(NotFound):
-        store.delete(cid)
+        store.delete(cid, OWNER)
     # nothing was written, and the real conversation is untouched
     assert count(postgres_server, pg_url, "select count(*) from turns") == 0
-    assert store.get(real).turns == []
+    assert store.get(real, OWNER).turns == []
 
 
 def test_feedback_is_added_and_listed_in_order(pg_url) -> None:
@@ -179,31 +180,31 @@ def test_two_conversations_do_not_mix(pg_url, corpus_assistant, model_cache) -> 
 
     store = assistant.conversations
     users = {
-        cid: [t["content"] for t in store.get(cid).turns if t["role"] == "user"]
+        cid: [t["content"] for t in store.get(cid, OWNER).turns if t["role"] == "user"]
         for cid in (orm.conversation_id, hono.conversation_id)
     }
     assert users == {
         orm.conversation_id: ["Which ORM is the default for Python?", "and for Rust?"],
         hono.conversation_id: ["What is Hono?", "and what about Fastify?"],
     }
-    store.delete(orm.conversation_id)
-    assert len(store.get(hono.conversation_id).turns) == 4
+    store.delete(orm.conversation_id, OWNER)
+    assert len(store.get(hono.conversation_id, OWNER).turns) == 4
 
 
 def test_concurrent_conversations_from_many_threads(pg_url, corpus_assistant) -> None:
     """The HTTP server answers from a thread pool: one store, many conversations at once."""
     store = ConversationStore(pg_url)
     answer = corpus_assistant.ask("What is Hono?")
-    cids = [store.create() for _ in range(8)]
+    cids = [store.create(OWNER) for _ in range(8)]
 
     def talk(cid: str) -> None:
         for n in range(5):
-            store.append(cid, f"{cid} question {n}", answer)
+            store.append(cid, f"{cid} question {n}", answer, OWNER)
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(talk, cids))
     for cid in cids:
-        turns = store.get(cid).turns
+        turns = store.get(cid, OWNER).turns
         assert [t["role"] for t in turns] == ["user", "assistant"] * 5
         assert [t["content"] for t in turns[::2]] == [f"{cid} question {n}" for n in range(5)]
         assert all(t["content"] == answer.answer for t in turns[1::2])
@@ -214,16 +215,16 @@ def test_concurrent_appends_to_one_conversation_keep_question_answer_pairs(pg_ur
 
     store = ConversationStore(pg_url)
     for _trial in range(3):
-        cid = store.create()
+        cid = store.create(OWNER)
 
         def append(n: int, cid: str = cid) -> None:
             reply = Answer(question=f"q{n}", answer=f"a{n}", citations=[], refused=False,
                            backend="extractive")  # fmt: skip
-            store.append(cid, f"q{n}", reply)
+            store.append(cid, f"q{n}", reply, OWNER)
 
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(append, range(16)))
-        turns = store.get(cid).turns
+        turns = store.get(cid, OWNER).turns
         pairs = [(q["content"], a["content"]) for q, a in zip(turns[::2], turns[1::2], strict=True)]
         assert [t["role"] for t in turns] == ["user", "assistant"] * 16
         assert all(q[1:] == a[1:] for q, a in pairs), pairs
@@ -240,6 +241,7 @@ def test_http_conversation_on_postgres(pg_url, postgres_server, corpus_assistant
         data = first.json()
         assert not data["refused"] and data["citations"] and "SQLAlchemy" in data["answer"]
         cid = data["conversation_id"]
+        client.headers["X-Conversation-Token"] = data["conversation_token"]
 
         second = client.post("/v1/ask", json={"question": "and for Rust?", "conversation_id": cid})
         assert second.status_code == 200, second.text
@@ -265,12 +267,18 @@ def test_http_conversation_on_postgres(pg_url, postgres_server, corpus_assistant
         assert count(postgres_server, pg_url, sql, cid=cid) == 0
 
 
-def test_dead_database_is_a_clear_503(corpus_assistant, model_cache) -> None:
+def test_dead_database_is_a_clear_503(corpus_assistant, model_cache, caplog) -> None:
     port = free_port()  # bound and closed again: nothing listens there
-    password = "pw-that-must-never-leak"
-    url = f"postgresql+psycopg://stackguide:{password}@127.0.0.1:{port}/stackguide"
-    with pytest.raises(BackendUnavailable, match="cannot open the database"):
+    password, query_password = "pw-that-must-never-leak", "qpw-never-leak-either"
+    url = (
+        f"postgresql+psycopg://stackguide:{password}@127.0.0.1:{port}/stackguide"
+        f"?password={query_password}&connect_timeout=5"
+    )
+    with pytest.raises(BackendUnavailable, match=r"^database unavailable$"):
         ConversationStore(url)
+    logged = caplog.text
+    assert password not in logged and query_password not in logged and "stackguide:" not in logged
+    assert f"127.0.0.1:{port}" in logged  # the log still says which database it was
 
     app = create_app(assistant=pg_assistant(corpus_assistant, model_cache, url))
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -285,9 +293,9 @@ def test_dead_database_is_a_clear_503(corpus_assistant, model_cache) -> None:
             assert r.headers["content-type"].startswith("application/json")
             error = r.json()["error"]
             assert error["type"] == "BackendUnavailable"
-            assert "cannot open the database" in error["message"]
-            assert f"127.0.0.1:{port}" in error["message"]
-            assert password not in r.text and "Traceback" not in r.text
+            assert error["message"] == "database unavailable"  # nothing about where or who
+            assert password not in r.text and query_password not in r.text
+            assert "Traceback" not in r.text
 
         # the rest of the service stays up: health, and the stateless OpenAI surface
         assert client.get("/healthz").status_code == 200
@@ -300,6 +308,7 @@ def test_dead_database_is_a_clear_503(corpus_assistant, model_cache) -> None:
         with client.stream("POST", "/v1/ask/stream", json={"question": "What is Hono?"}) as r:
             body = r.read().decode()
         assert "event: error" in body and "BackendUnavailable" in body and password not in body
+    assert password not in caplog.text and query_password not in caplog.text
 
 
 def test_database_going_away_is_a_503(pg_url, postgres_server, corpus_assistant, model_cache):

@@ -5,11 +5,14 @@ index and conversation database answer."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import socket
 import threading
 import time
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -123,7 +126,7 @@ def test_mention_is_answered_in_its_thread_with_sources_and_buttons(bot) -> None
 
     cid = thread_conversation_id(TEAM_ID, CHANNEL, event["ts"])
     assert buttons(blocks) == {"feedback_up": f"{cid}:1", "feedback_down": f"{cid}:1"}
-    turns = bot.assistant.conversations.get(cid).turns
+    turns = bot.assistant.conversations.get(cid, None).turns
     assert [t["role"] for t in turns] == ["user", "assistant"]
     assert turns[1]["answer"]["citations"][0]["section"].endswith("Fastify")
     assert update.body["text"] and len(blocks) <= 50
@@ -145,7 +148,7 @@ def test_follow_up_in_the_thread_uses_the_earlier_turns(bot) -> None:
     assert any(orm in text for orm in ("Diesel", "SeaORM", "sqlx")), text
 
     turns = bot.assistant.conversations.get(
-        thread_conversation_id(TEAM_ID, CHANNEL, first["ts"])
+        thread_conversation_id(TEAM_ID, CHANNEL, first["ts"]), None
     ).turns
     assert [t["content"] for t in turns[::2]] == ["Which ORM is the default for Python?",
                                                   "and for Rust?"]  # fmt: skip
@@ -167,7 +170,7 @@ def test_a_direct_message_is_answered_in_the_dm_and_the_dm_is_one_conversation(b
     [in_thread] = placeholder_in(bot.fake, answer_ts, channel=DM)
     text = section_text(blocks_of(answer_for(bot.fake, in_thread.reply["ts"])))
     assert "Elysia" in text, text
-    turns = bot.assistant.conversations.get(thread_conversation_id(TEAM_ID, DM, "dm")).turns
+    turns = bot.assistant.conversations.get(thread_conversation_id(TEAM_ID, DM, "dm"), None).turns
     assert len(turns) == 4 and "edge" in turns[2]["standalone"].lower()
 
 
@@ -448,3 +451,84 @@ def test_a_restart_keeps_the_thread_and_the_events_already_answered(
         text = section_text(blocks_of(answer_for(slack, second.reply["ts"])))
     assert any(orm in text for orm in ("Diesel", "SeaORM", "sqlx")), text
     assert len(posts_in(slack, first["ts"])) == 2  # the first answer and the follow-up's
+
+
+def slack_reachable(monkeypatch, api_url: str) -> threading.Event:
+    """An Event that is set while Slack is up: cleared, every connection to the Web API
+    stand-in is refused, as by a Slack (or network) that is down."""
+    port = urlsplit(api_url).port
+    up = threading.Event()
+    up.set()
+    connect = socket.socket.connect  # the loopback-only guard of conftest, wrapped
+
+    def refusing(sock: socket.socket, address) -> None:
+        if not up.is_set() and sock.family in (socket.AF_INET, socket.AF_INET6) \
+                and address[1] == port:  # fmt: skip
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+        return connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", refusing)
+    return up
+
+
+@pytest.mark.parametrize("lost", ["chat.postMessage", "chat.update"])
+def test_a_question_slack_was_unreachable_for_is_answered_on_its_retry(
+    bot, monkeypatch, caplog, lost
+) -> None:
+    """Slack goes away before the placeholder is posted, or between the placeholder and
+    the answer: the event is not kept as taken, so Slack's retry of it is answered."""
+    up = slack_reachable(monkeypatch, bot.fake.url)
+    r = slash_command(bot.base, "help", bot.fake.hook_url("help"))  # Bolt has run auth.test
+    assert r.status_code == 200 and bot.fake.of("auth.test")
+    real_reply = bot.fake.reply
+
+    def reply(method: str, body: dict, token: str | None) -> dict:
+        if method == "chat.postMessage" and lost == "chat.update":
+            up.clear()  # Slack posts the placeholder, then is gone
+        return real_reply(method, body, token)
+
+    monkeypatch.setattr(bot.fake, "reply", reply)
+    if lost == "chat.postMessage":
+        up.clear()
+    event = mention("What is Hono?")
+    payload = event_callback(event, event_id=f"Ev0DOWN-{lost}")
+
+    def failure_logged() -> bool:
+        return any(payload["event_id"] in r.getMessage() for r in caplog.records)
+
+    with caplog.at_level(logging.ERROR, logger="assistant.slack.handlers"):
+        assert send_event(bot.base, payload).status_code == 200
+        bot.fake.wait_for(lambda s: failure_logged(), 30, "the failure to reach Slack logged")
+    [failure] = [r for r in caplog.records if r.levelno >= logging.WARNING]  # one line
+    assert "ConnectionRefusedError" in failure.getMessage() or "URLError" in failure.getMessage()
+    assert not failure.exc_info and not bot.fake.of("chat.update")
+
+    monkeypatch.setattr(bot.fake, "reply", real_reply)
+    up.set()
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert send_event(bot.base, payload, **retry).status_code == 200
+    placeholders = placeholder_in(bot.fake, event["ts"], n=2 if lost == "chat.update" else 1)
+    text = section_text(blocks_of(answer_for(bot.fake, placeholders[-1].reply["ts"])))
+    assert "Hono" in text and "[1]" in text
+    assert send_event(bot.base, payload, **{**retry, "X-Slack-Retry-Num": "2"}).status_code == 200
+    sentinel = mention("What is Elysia?")  # answered after any second answer would be
+    send_event(bot.base, event_callback(sentinel))
+    answer_for(bot.fake, placeholder_in(bot.fake, sentinel["ts"])[0].reply["ts"])
+    assert len(posts_in(bot.fake, event["ts"])) == len(placeholders)  # answered once
+
+
+def test_slack_unreachable_on_the_first_request_is_503_so_slack_retries(
+    bot, monkeypatch, caplog
+) -> None:
+    up = slack_reachable(monkeypatch, bot.fake.url)
+    up.clear()
+    event = mention("What is Hono?")
+    payload = event_callback(event, event_id="Ev0COLD001")
+    with caplog.at_level(logging.INFO):
+        assert send_event(bot.base, payload).status_code == 503  # auth.test could not run
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(problems) == 1 and not problems[0].exc_info, [p.getMessage() for p in problems]
+    up.set()
+    assert send_event(bot.base, payload, **{"X-Slack-Retry-Num": "1"}).status_code == 200
+    [placeholder] = placeholder_in(bot.fake, event["ts"])
+    answer_for(bot.fake, placeholder.reply["ts"])

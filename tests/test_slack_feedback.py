@@ -16,7 +16,7 @@ from assistant.models import Answer, Citation
 from assistant.service import Assistant
 from assistant.settings import REPO_ROOT
 from assistant.slack.feedback import REVIEW_FACT, draft_facts
-from assistant.slack.handlers import SlackBot, thread_conversation_id
+from assistant.slack.handlers import SLACK_OWNER, SlackBot, thread_conversation_id
 from tests.conftest import make_settings
 
 
@@ -30,14 +30,14 @@ def voted(corpus_assistant, model_cache, tmp_path):
 
     def vote(question: str, vote: str, user: str = "U0ALICE", cid: str | None = None) -> dict:
         if cid:
-            assistant.conversations.ensure(cid)
-        answer = assistant.chat(question, cid).to_dict()
+            assistant.conversations.ensure(cid, SLACK_OWNER)
+        answer = assistant.chat(question, cid, owner=SLACK_OWNER).to_dict()
         bot.record_feedback(bot._feedback_key(answer), vote, user)
         return answer
 
     thread = thread_conversation_id("T1", "C1", "1700000000.000100")
     vote("What is Hono?", "up")
-    assistant.chat("Which ORM is the default for Python?", None)  # not voted on
+    assistant.chat("Which ORM is the default for Python?", None, owner=SLACK_OWNER)  # not voted on
     vote("Which ORM is the default for Python?", "down", "U0BOB", cid=thread)
     vote("and for Rust?", "up", cid=thread)
     vote("Should we use Redux Toolkit or Zustand for client-side state in React?", "up")

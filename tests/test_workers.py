@@ -58,8 +58,12 @@ class Session:
     def __init__(self, port: int) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
-    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    def request(
+        self, method: str, path: str, body: dict | None = None, token: str | None = None
+    ) -> tuple[int, dict]:
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        if token:
+            headers["X-Conversation-Token"] = token
         payload = json.dumps(body).encode() if body is not None else None
         self.conn.request(method, path, body=payload, headers=headers)
         resp = self.conn.getresponse()
@@ -141,15 +145,15 @@ def test_a_conversation_continues_on_the_other_worker(served: ServeProcess) -> N
         assert a.pid() != b.pid()
         status, first = a.request("POST", "/v1/ask", {"question": "Which ORM is the default for Python?"})  # fmt: skip
         assert status == 200 and "SQLAlchemy" in first["answer"]
-        cid = first["conversation_id"]
-        status, follow = b.request("POST", "/v1/ask", {"question": "and for Rust?", "conversation_id": cid})  # fmt: skip
+        cid, token = first["conversation_id"], first["conversation_token"]
+        status, follow = b.request("POST", "/v1/ask", {"question": "and for Rust?", "conversation_id": cid}, token)  # fmt: skip
         assert status == 200, follow
         assert "Which ORM is the default for Python?" in follow["standalone_question"]
-        status, conv = a.request("GET", f"/v1/conversations/{cid}")
+        status, conv = a.request("GET", f"/v1/conversations/{cid}", token=token)
         assert status == 200
         assert [t["role"] for t in conv["turns"]] == ["user", "assistant", "user", "assistant"]
-        assert b.request("DELETE", f"/v1/conversations/{cid}")[0] == 204
-        assert a.request("GET", f"/v1/conversations/{cid}")[0] == 404
+        assert b.request("DELETE", f"/v1/conversations/{cid}", token=token)[0] == 204
+        assert a.request("GET", f"/v1/conversations/{cid}", token=token)[0] == 404
     finally:
         a.close()
         b.close()

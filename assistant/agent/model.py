@@ -12,18 +12,27 @@ an OpenAI-compatible endpoint becomes an `LLMError` with a reason fit for the us
   between tokens too;
 - a 400 to a request with tools is `ToolsRejected` (the endpoint or model has no tool
   calling): the caller answers without tools;
-- garbage (not JSON, not the protocol) is an `LLMError`, never an exception that escapes.
+- garbage (not JSON, not the protocol) is an `LLMError`, never an exception that escapes;
+- a reason is a fixed text with the status code, never the endpoint's body or the
+  exception's text: endpoints echo what they were sent ("Incorrect API key provided:
+  sk-…"), and reasons reach clients, stored conversations and logs;
+- an attempt's connection is shut when the budget runs out or the answer is cancelled
+  (`Cancel`, its client went away): httpx's read timeout restarts with every byte, SSE
+  keep-alives included, and nothing else stops a read blocked in a worker thread.
 """
 
 from __future__ import annotations
 
 import email.utils
 import importlib
-import json
 import logging
 import random
+import socket
+import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
@@ -57,16 +66,135 @@ class ToolsRejected(LLMError):
     """The endpoint refused a request with tools (400): it cannot call tools."""
 
 
+class Cancel:
+    """Set once nobody waits for the answer any more (its client went away). Whoever holds
+    an LLM connection open subscribes, to shut it from the thread that cancels."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._set = False
+        self._subscribers: list[Callable[[], None]] = []
+
+    def set(self) -> None:
+        with self._lock:
+            if self._set:
+                return
+            self._set = True
+            subscribers, self._subscribers = self._subscribers, []
+        for fn in subscribers:
+            fn()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def subscribe(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Call `fn` once when set (now, if it already is); returns the unsubscribe."""
+        with self._lock:
+            if not self._set:
+                self._subscribers.append(fn)
+                return lambda: self._unsubscribe(fn)
+        fn()
+        return lambda: None
+
+    def _unsubscribe(self, fn: Callable[[], None]) -> None:
+        with self._lock, suppress(ValueError):
+            self._subscribers.remove(fn)
+
+
+# The cancellation of the answer being written in this thread: set by the edge that runs
+# the answer (see assistant/server/streaming.py), so no signature in between changes.
+CANCEL: ContextVar[Cancel | None] = ContextVar("stackguide_answer_cancel", default=None)
+
+
 @dataclass
 class Budget:
-    """The wall-clock budget of one answer, shared by all its steps and retries."""
+    """The wall-clock budget of one answer, shared by all its steps and retries. A
+    cancelled answer has no time left."""
 
     seconds: float
     start: float = field(default_factory=time.monotonic)
+    cancel: Cancel | None = field(default_factory=CANCEL.get)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
 
     @property
     def left(self) -> float:
+        if self.cancelled:
+            return 0.0
         return self.seconds - (time.monotonic() - self.start)
+
+    def spent(self, writing: bool) -> LLMError:
+        """The error for an answer out of time (or cancelled)."""
+        if self.cancelled:
+            return LLMError("the answer was cancelled: its client went away")
+        if writing:
+            return LLMError(f"the LLM was still writing after {self.seconds:g} s")
+        return LLMError(f"no answer from the LLM within {self.seconds:g} s")
+
+
+class _Watch:
+    """Shuts the connection of one attempt when its budget runs out or the answer is
+    cancelled: a blocked read then ends at once, in whatever thread it waits."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.fired = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+
+    def __enter__(self) -> _Watch:
+        self._timer = threading.Timer(max(self.budget.left, 0.0), self.fire)
+        self._timer.daemon = True
+        self._timer.start()
+        cancel = self.budget.cancel
+        self._unsubscribe = cancel.subscribe(self.fire) if cancel else lambda: None
+        # set, not reset, on exit: a generator may be resumed in another context copy
+        self._outer = _WATCH.get()
+        _WATCH.set(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        self._unsubscribe()
+        _WATCH.set(self._outer)
+
+    def attach(self, response) -> None:
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            if not self.fired:
+                self._sockets.append(sock)
+                return
+        _shut(sock)
+
+    def fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shut(sock)
+
+
+_WATCH: ContextVar[_Watch | None] = ContextVar("stackguide_llm_watch", default=None)
+
+
+def watch_response(response) -> None:
+    """An httpx response hook (before the body is read): the attempt under way may shut
+    this connection."""
+    watch = _WATCH.get()
+    if watch is not None:
+        watch.attach(response)
+
+
+def _shut(sock: socket.socket) -> None:
+    # shutdown, not close: it wakes a recv() blocked in another thread; the HTTP client
+    # still closes the socket itself.
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass
@@ -111,12 +239,12 @@ class ModelStep:
         while True:
             left = self.budget.left
             if left <= 0:
-                raise LLMError(f"no answer from the LLM within {self.budget.seconds:g} s")
+                raise self.budget.spent(writing=False)
             self.log.calls += 1
             self._streamed = False
+            timeout = min(self.timeout_s, left)
             try:
                 runnable = self.llm.bind_tools(tools, tool_choice="auto") if tools else self.llm
-                timeout = min(self.timeout_s, left)
                 if tools and not self.stream_tools:
                     return (yield from self._whole_reply(runnable, messages, timeout))
                 message = yield from self._streamed_reply(runnable, messages, timeout)
@@ -136,13 +264,12 @@ class ModelStep:
                 raise
             except openai.BadRequestError as exc:
                 if tools:
-                    why = f"the endpoint refused tool calling: {_brief(exc)}"
-                    raise ToolsRejected(why) from exc
-                raise LLMError(f"the endpoint rejected the request: {_brief(exc)}") from exc
+                    raise _failed("the endpoint refused tool calling", exc, ToolsRejected) from None
+                raise _failed("the endpoint rejected the request", exc) from None
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                raise LLMError(f"the endpoint refused the API key: {_brief(exc)}") from exc
+                raise _failed("the endpoint refused the API key", exc) from None
             except openai.NotFoundError as exc:
-                raise LLMError(f"model or endpoint not found: {_brief(exc)}") from exc
+                raise _failed("model or endpoint not found", exc) from None
             except (
                 openai.RateLimitError,
                 openai.InternalServerError,
@@ -152,18 +279,18 @@ class ModelStep:
                 if stale and not self._streamed and _dropped(exc):
                     stale = False  # a pooled connection the server closed: reconnect once
                     continue
-                why = _describe(exc)
+                why = _describe(exc, timeout)
                 wait = self._wait(exc, attempt)
                 if self._streamed or attempt >= self.max_retries or wait is None:
                     tries = f" after {attempt + 1} attempts" if attempt else ""
-                    raise LLMError(f"{why}{tries}") from exc
+                    raise _failed(f"{why}{tries}", exc) from None
                 self.log.retries.append(f"{why}; retrying in {wait:.2f} s")
-                log.info("LLM call failed (%s); retry %d in %.2f s", why, attempt + 1, wait)
+                log.info("LLM call failed (%s, %s); retry %d in %.2f s",
+                         why, _kind(exc), attempt + 1, wait)  # fmt: skip
                 time.sleep(wait)
                 attempt += 1
             except openai.APIStatusError as exc:
-                why = f"the LLM endpoint answered {exc.status_code}: {_brief(exc)}"
-                raise LLMError(why) from exc
+                raise _failed(f"the LLM endpoint answered {exc.status_code}", exc) from None
             except (
                 openai.APIError,
                 ValidationError,
@@ -175,33 +302,39 @@ class ModelStep:
             ) as exc:
                 # APIResponseValidationError, JSON that is not a completion, a stream of
                 # garbage (the parsers fail in many ways): nothing to retry, nothing to show.
-                log.warning("malformed LLM reply: %r", exc, exc_info=True)
-                raise LLMError(f"the LLM sent a malformed reply ({_brief(exc)})") from exc
+                raise _failed("the LLM sent a malformed reply", exc) from None
 
     def _streamed_reply(
         self, runnable, messages: Sequence[BaseMessage], timeout: float
     ) -> Generator[str, None, AIMessageChunk | None]:
         message: AIMessageChunk | None = None
         held, calling, flowing = "", False, False
-        chunks = runnable.stream(list(messages), timeout=timeout)
-        try:
-            for chunk in _until_empty(chunks):
-                message = chunk if message is None else message + chunk
-                calling = calling or bool(chunk.tool_call_chunks)
-                text = str(chunk.text)
-                if text and not calling:
-                    if flowing:
-                        self._streamed = True
-                        yield text
-                    else:
-                        held += text
-                        if len(held) >= HOLD_CHARS and not self._held_back(held):
-                            flowing = self._streamed = True
-                            yield held
-                if self.budget.left <= 0:
-                    raise LLMError(f"the LLM was still writing after {self.budget.seconds:g} s")
-        finally:
-            chunks.close()
+        with _Watch(self.budget) as watch:
+            chunks = runnable.stream(list(messages), timeout=timeout)
+            try:
+                for chunk in _until_empty(chunks):
+                    message = chunk if message is None else message + chunk
+                    calling = calling or bool(chunk.tool_call_chunks)
+                    text = str(chunk.text)
+                    if text and not calling:
+                        if flowing:
+                            self._streamed = True
+                            yield text
+                        else:
+                            held += text
+                            if len(held) >= HOLD_CHARS and not self._held_back(held):
+                                flowing = self._streamed = True
+                                yield held
+                    if self.budget.left <= 0:
+                        raise self.budget.spent(writing=True)
+            except Exception:
+                if watch.fired:  # whatever the shut connection made the client raise
+                    raise self.budget.spent(writing=message is not None) from None
+                raise
+            finally:
+                chunks.close()
+            if watch.fired:  # a stream cut by the watch may just look finished
+                raise self.budget.spent(writing=message is not None)
         if held and not flowing and not calling and not self._held_back(held):
             yield held
         return message
@@ -209,7 +342,16 @@ class ModelStep:
     def _whole_reply(
         self, runnable, messages: Sequence[BaseMessage], timeout: float
     ) -> Generator[str, None, AIMessage]:
-        message = _whole(runnable.invoke(list(messages), timeout=timeout))
+        with _Watch(self.budget) as watch:
+            try:
+                reply = runnable.invoke(list(messages), timeout=timeout)
+            except Exception:
+                if watch.fired:
+                    raise self.budget.spent(writing=False) from None
+                raise
+            if watch.fired:
+                raise self.budget.spent(writing=False)
+        message = _whole(reply)
         text = str(message.text)
         if text and not message.tool_calls and not self._held_back(text):
             self._streamed = True
@@ -289,7 +431,7 @@ def _retry_after(exc: Exception) -> float | None:
         return None
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: Exception, timeout: float) -> str:
     import openai
 
     if isinstance(exc, openai.RateLimitError):
@@ -297,13 +439,21 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, openai.InternalServerError):
         return f"the LLM endpoint failed ({exc.status_code})"
     if _timed_out(exc):
-        return "the LLM endpoint timed out"
-    return f"the LLM endpoint could not be reached ({_brief(exc)})"
+        return f"the LLM endpoint timed out (no reply within {timeout:g} s)"
+    return "the LLM endpoint could not be reached"
 
 
-def _brief(exc: Exception, limit: int = 200) -> str:
-    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    if isinstance(text, dict | list):
-        text = json.dumps(text)
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _failed(why: str, exc: Exception, kind: type[LLMError] = LLMError) -> LLMError:
+    """The error for a failed call: a fixed reason and the status code. The endpoint's
+    body and the exception's text stay out, of the reason and of the log: they may echo
+    the API key. (Raised `from None`, so no traceback shows them either.)"""
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and str(status) not in why:
+        why = f"{why} ({status})"
+    log.warning("LLM call failed: %s [%s]", why, _kind(exc))
+    return kind(why)
+
+
+def _kind(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    return type(exc).__name__ + (f" {status}" if isinstance(status, int) else "")

@@ -3,18 +3,26 @@
 Every chunk the model sees (retrieved before it starts, or returned by a tool) gets one
 number for the whole answer, so a marker means the same passage wherever it appears, and
 the citation check knows exactly which numbers are real.
+
+Passages are documents, not instructions: they reach the model as one block of quoted
+data, `<passages>` of `<passage>` elements (the system rules say never to follow what they
+say). A document cannot close the block early: its own such tags are defused.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from assistant.models import ChunkRecord, Citation
-from assistant.text import tokenize
+from assistant.text import strip_markers, tokenize
 
 SNIPPET_CHARS = 320
 SNIPPET_UNITS = 2
+OPEN, CLOSE = "<passages>", "</passages>"
+_TAG = re.compile(r"<(\s*/?\s*passages?\b)", re.I)  # the delimiters, as a document may write them
+MIN_CLIPPED_CHARS = 200  # a passage cut shorter than this is left out instead
 
 
 @dataclass
@@ -24,8 +32,13 @@ class Passage:
     score: float  # relevance to the question (unit score, or fused retrieval score)
     via: str  # how the model got it: "retrieved", "search", "read_section"
 
-    def render(self) -> str:
-        return f"[{self.n}] {self.chunk.section} ({self.chunk.source})\n{self.chunk.text.strip()}"
+    def render(self, max_chars: int | None = None) -> str:
+        # a document's own [n]s would read as passage numbers: only ours may be cited
+        text = strip_markers(self.chunk.text)
+        if max_chars is not None and len(text) > max_chars:
+            text = text[: max(max_chars - 1, 0)].rstrip() + "…"
+        head = f"[{self.n}] {self.chunk.section} ({self.chunk.source})"
+        return f'<passage n="{self.n}">\n{_defuse(head)}\n{_defuse(text)}\n</passage>'
 
 
 class Passages:
@@ -53,8 +66,21 @@ class Passages:
         return set(self.by_n)
 
     @staticmethod
-    def render(passages: Iterable[Passage]) -> str:
-        return "\n\n".join(p.render() for p in passages)
+    def render(passages: Iterable[Passage], limit: int | None = None) -> str:
+        """One delimited block of quoted passages, at most `limit` characters: the last
+        passage that fits is cut, and the block is still closed."""
+        room = (limit or 10**9) - len(OPEN) - len(CLOSE) - 2
+        parts: list[str] = []
+        for p in passages:
+            text = p.render()
+            if len(text) + 2 > room:
+                body = len(p.chunk.text.strip()) - (len(text) + 2 - room)
+                if body >= MIN_CLIPPED_CHARS:
+                    parts.append(p.render(max_chars=body))
+                break
+            parts.append(text)
+            room -= len(text) + 2
+        return "\n".join([OPEN, "\n\n".join(parts), CLOSE])
 
     def citations(self, numbers: list[int], text: str) -> list[Citation]:
         """Citations for the numbers an answer uses, each with the part of its passage
@@ -81,6 +107,11 @@ class Passages:
              "via": p.via}
             for p in self.by_n.values()
         ]  # fmt: skip
+
+
+def _defuse(text: str) -> str:
+    """A document's own `<passage>`/`</passages>` tags, made harmless: "‹/passages>"."""
+    return _TAG.sub("‹\\1", text)
 
 
 def _citing(text: str, n: int) -> str:

@@ -2,8 +2,8 @@
 
 Every passage a tool returns is numbered in the answer's `Passages`, so the model can
 cite it and the citation check will accept it. Tool results are data for the model,
-never instructions (the system rules say so); they are capped so a big section cannot
-flood the context.
+never instructions (the system rules say so, and passages come quoted, see `Passages`);
+they are capped so a big section cannot flood the context.
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ class CorpusTools:
     def search(self, query: str) -> str:
         hits = self.corpus.search(query, SEARCH_K)
         found = self.passages.add_all(((h.chunk, h.score) for h in hits), via="search")
-        return _cap(Passages.render(found)) if found else f"No passage matches {query!r}."
+        if not found:
+            return f"No passage matches {query!r}."
+        return Passages.render(found, limit=MAX_RESULT_CHARS)
 
     def read_section(self, section: str) -> str:
         ref = re.fullmatch(r"\s*\[?(\d+)\]?\s*", section)
@@ -78,7 +80,7 @@ class CorpusTools:
         found = self.passages.add_all(((c, 0.0) for c in chunks), via="read_section")
         if not found:
             return f"No section {section!r}: call list_sources for the headings."
-        return _cap(Passages.render(found))
+        return Passages.render(found, limit=MAX_RESULT_CHARS)
 
     def list_sources(self) -> str:
         lines: list[str] = []

@@ -12,6 +12,7 @@ from assistant.evidence import ScoredUnit
 from assistant.generators.base import Draft, Evidence, Generator
 from assistant.models import Citation
 from assistant.prompts import Prompts
+from assistant.text import strip_markers
 
 MARGIN = 0.2  # units this far below the best one are not part of the answer
 SECTION_MARGIN = 0.35  # … unless they come from the best unit's own chunk
@@ -31,7 +32,8 @@ class ExtractiveGenerator(Generator):
         self.max_sentences = max_sentences
 
     def select(self, evidence: Evidence) -> list[ScoredUnit]:
-        units = [u for u in evidence.units if not u.hit.chunk.preview]
+        # A unit that is nothing but a marker ("[9]") has nothing to quote.
+        units = [u for u in evidence.units if not u.hit.chunk.preview and strip_markers(u.text)]
         if not units:
             return []
         best = units[0].score
@@ -122,6 +124,7 @@ class ExtractiveGenerator(Generator):
                     score=round(max(u.score for u in group), 4),
                 )
             )
-            lines += [f"{u.text} [{n}]" for u in group]
+            # Only the markers written here may stand: each one resolves to a citation.
+            lines += [f"{strip_markers(u.text)} [{n}]" for u in group]
         points = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
         return Draft(self.prompts.render("extractive/answer.md", points=points), citations)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from urllib.parse import urlparse
 
 from assistant.agent.loop import run_agent
-from assistant.agent.model import Budget, ModelStep, ToolsRejected
+from assistant.agent.model import Budget, ModelStep, ToolsRejected, watch_response
 from assistant.agent.passages import SNIPPET_CHARS, Passage, Passages
 from assistant.agent.tools import CorpusTools
 from assistant.citations_check import check_citations
@@ -40,6 +40,7 @@ HISTORY_TURNS = 6
 def chat_model(settings: Settings):
     """A `ChatOpenAI` for the configured endpoint. Retries are ours (see ModelStep)."""
     try:
+        import openai
         from langchain_openai import ChatOpenAI
     except ImportError as exc:  # pragma: no cover - a dependency, but say what to do
         raise ConfigError(
@@ -59,6 +60,8 @@ def chat_model(settings: Settings):
         max_tokens=settings.llm_max_tokens,
         use_responses_api=False,  # every OpenAI-compatible server speaks chat completions
         extra_body=extra or None,
+        # lets an answer's deadline or cancellation shut the connection (see ModelStep)
+        http_client=openai.DefaultHttpxClient(event_hooks={"response": [watch_response]}),
     )
 
 

@@ -23,8 +23,9 @@ from assistant.errors import (
 from assistant.server import routes_ask, routes_openai, routes_ops
 from assistant.server.metrics import Metrics
 from assistant.server.middleware import BodyLimit, RateLimiter, RequestContext
+from assistant.server.owners import TOKEN_HEADER
 from assistant.service import Assistant
-from assistant.settings import Settings
+from assistant.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 STATUS = {
@@ -40,7 +41,7 @@ def _error(status: int, kind: str, message: str, headers: dict | None = None) ->
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
-    settings = settings or (assistant.settings if assistant else Settings())
+    settings = settings or (assistant.settings if assistant else load_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,6 +54,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         version="0.1.0",
         description="Cited answers to backend stack questions, from the corpus only.",
         lifespan=lifespan,
+        docs_url=None,  # served by routes_ops, behind the API keys unless public_ops
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.on_shutdown = []
     app.state.settings = settings
@@ -100,7 +104,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST",
-            "DELETE"], allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            "DELETE"], allow_headers=["Authorization", "X-API-Key", "Content-Type",
+            TOKEN_HEADER],
         )  # fmt: skip
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=app.state.metrics)
@@ -113,4 +118,4 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory` (several workers): settings from the environment."""
-    return create_app(Settings())
+    return create_app(load_settings())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import secrets
@@ -15,6 +14,7 @@ from fastapi import Depends, HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.server.logging import request_id
+from assistant.server.owners import digest, presented_key
 
 log = logging.getLogger("stackguide.http")
 
@@ -115,28 +115,29 @@ async def _too_large(send: Send, limit: int) -> None:
 # async although nothing in them awaits: sync dependencies each cost a thread-pool trip.
 
 
-def _presented_key(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return request.headers.get("x-api-key")
+def valid_key(request: Request) -> str | None:
+    """The request's API key when it is one of the configured keys."""
+    key = presented_key(request) or ""
+    keys = request.app.state.settings.api_keys
+    # every key compared, in constant time: no early exit to time
+    matches = [secrets.compare_digest(key.encode(), k.encode()) for k in keys]
+    return key if any(matches) else None
 
 
 def client_identity(request: Request) -> str:
-    """Who a request counts against: its API key when keys are on, else its address."""
-    settings = request.app.state.settings
-    key = _presented_key(request)
-    if settings.api_keys and key:
-        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    """Who a request counts against: its API key when it is a valid one, else its address
+    (as the trusted proxies report it): made-up keys share their sender's bucket."""
+    if request.app.state.settings.api_keys:
+        key = valid_key(request)
+        if key:
+            return "key:" + digest(key)
     return "ip:" + (request.client.host if request.client else "-")
 
 
 async def require_api_key(request: Request) -> None:
-    keys = request.app.state.settings.api_keys
-    if not keys:
+    if not request.app.state.settings.api_keys:
         return
-    key = _presented_key(request) or ""
-    if not any(secrets.compare_digest(key.encode(), k.encode()) for k in keys):
+    if valid_key(request) is None:
         raise HTTPException(
             status_code=401,
             detail="missing or invalid API key (Authorization: Bearer KEY, or X-API-Key)",
@@ -148,18 +149,25 @@ class RateLimiter:
     """A token bucket per client: `per_minute` requests, refilled continuously.
 
     In memory, per worker process: with N workers the effective limit is N × per_minute.
+    A bucket that has refilled completely holds nothing worth keeping: such buckets are
+    dropped, so the table is bounded by the clients of the last minute.
     """
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, clock=time.monotonic) -> None:
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
+        self.refill_s = 60.0  # an idle bucket is full again after this long
         self.buckets: dict[str, tuple[float, float]] = {}
         self.lock = threading.Lock()
+        self.clock = clock
+        self._swept = clock()
 
     def take(self, who: str) -> float:
         """0 when allowed, else seconds until a request would be."""
-        now = time.monotonic()
+        now = self.clock()
         with self.lock:
+            if now - self._swept >= self.refill_s:
+                self._sweep(now)
             tokens, last = self.buckets.get(who, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
             if tokens >= 1:
@@ -167,6 +175,14 @@ class RateLimiter:
                 return 0.0
             self.buckets[who] = (tokens, now)
             return (1 - tokens) / self.rate
+
+    def _sweep(self, now: float) -> None:
+        self.buckets = {
+            who: (tokens, last)
+            for who, (tokens, last) in self.buckets.items()
+            if now - last < self.refill_s
+        }
+        self._swept = now
 
 
 async def rate_limit(request: Request) -> None:
@@ -188,5 +204,6 @@ async def require_json(request: Request) -> None:
         raise HTTPException(415, detail="send the body as application/json")
 
 
-Guarded = [Depends(require_api_key), Depends(rate_limit)]
+# Counted before the key is checked: guessing keys costs requests like anything else.
+Guarded = [Depends(rate_limit), Depends(require_api_key)]
 JsonBody = Annotated[None, Depends(require_json)]

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import StreamingResponse
 
 from assistant.errors import StackGuideError
 from assistant.server.deps import AssistantDep, MetricsDep, answer_off_loop
 from assistant.server.middleware import Guarded, JsonBody
+from assistant.server.owners import TOKEN_HEADER, Caller, conversation_caller
 from assistant.server.schemas import AnswerOut, AskRequest, ConversationOut, ErrorOut
 from assistant.server.sse import event
+from assistant.server.streaming import relay
 from assistant.server.tracing import annotate
 
 log = logging.getLogger(__name__)
@@ -24,10 +27,12 @@ ERRORS = {
 }  # fmt: skip
 
 
-def _public(answer, trace: bool = False) -> dict:
-    data = answer.to_dict()
+def _public(answer, trace: bool = False, caller: Caller | None = None) -> dict:
+    data = answer.to_dict() if not isinstance(answer, dict) else dict(answer)
     if not trace:
         data.pop("trace", None)
+    if caller is not None and caller.new_token:  # the key to this new conversation
+        data["conversation_token"] = caller.new_token
     return data
 
 
@@ -36,14 +41,17 @@ def _public(answer, trace: bool = False) -> dict:
 async def ask(
     request: Request, body: AskRequest, assistant: AssistantDep, metrics: MetricsDep, _: JsonBody
 ) -> dict:
-    """Answer a question (in a conversation when `conversation_id` is given)."""
+    """Answer a question (in a conversation when `conversation_id` is given: one the same
+    API key started, or, without keys, whose `conversation_token` is sent in the
+    `X-Conversation-Token` header)."""
+    caller = conversation_caller(request, starting=body.conversation_id is None)
     answer = await answer_off_loop(
         request, assistant.chat, body.question, body.conversation_id,
-        backend=body.backend, trace=body.trace,
+        owner=caller.owner, backend=body.backend, trace=body.trace,
     )  # fmt: skip
     metrics.observe_answer(answer.timings_ms, answer.refused, answer.degraded)
     annotate(answer)
-    return _public(answer, body.trace)
+    return _public(answer, body.trace, caller)
 
 
 @router.post(
@@ -52,24 +60,25 @@ async def ask(
     response_class=StreamingResponse,
 )
 def ask_stream(
-    body: AskRequest, assistant: AssistantDep, metrics: MetricsDep, _: JsonBody
+    request: Request, body: AskRequest, assistant: AssistantDep, metrics: MetricsDep, _: JsonBody
 ) -> StreamingResponse:
     """Server-Sent Events: `citations`, then `delta`s of the answer, then `done` with the
     whole answer object; a failure mid-way is an `error` event, never a broken stream."""
     assistant.validate(body.question)  # bad input is a plain 4xx, before any event
     assistant.generator(body.backend)  # so is an LLM backend that is not configured (503)
-    if body.conversation_id is not None:
-        assistant.conversations.get(body.conversation_id)  # unknown id: 404 up front
+    caller = conversation_caller(request, starting=body.conversation_id is None)
+    if body.conversation_id is not None:  # unknown (or another's) id: 404 up front
+        assistant.check_conversation(body.conversation_id, caller.owner)
 
     def events() -> Iterator[str]:
         try:
             for kind, data in assistant.stream(
-                body.question, body.conversation_id, backend=body.backend, trace=body.trace
-            ):
+                body.question, body.conversation_id, owner=caller.owner,
+                backend=body.backend, trace=body.trace,
+            ):  # fmt: skip
                 if kind == "done":
                     metrics.observe_answer(data["timings_ms"], data["refused"], data["degraded"])
-                    if not body.trace:
-                        data = {k: v for k, v in data.items() if k != "trace"}
+                    data = _public(data, body.trace, caller)
                 yield event(kind, data)
         except StackGuideError as exc:
             metrics.errors.labels(kind=type(exc).__name__).inc()
@@ -79,19 +88,31 @@ def ask_stream(
             metrics.errors.labels(kind="internal").inc()
             yield event("error", {"type": "internal", "message": "the answer failed; see logs"})
 
+    # relay: a worker thread makes the events; a client that leaves cancels the answer
     return StreamingResponse(
-        events(), media_type="text/event-stream",
+        relay(events), media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )  # fmt: skip
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut, responses=ERRORS)
-def get_conversation(conversation_id: str, assistant: AssistantDep) -> dict:
-    conv = assistant.conversations.get(conversation_id)
+def get_conversation(
+    conversation_id: str,
+    request: Request,
+    assistant: AssistantDep,
+    _token: Annotated[str | None, Header(alias=TOKEN_HEADER)] = None,  # documents it
+) -> dict:
+    """The whole conversation, to the caller that owns it (404 for anyone else)."""
+    conv = assistant.conversation(conversation_id, conversation_caller(request).owner)
     return {"id": conv.id, "created_at": conv.created_at.isoformat(), "turns": conv.turns}
 
 
 @router.delete("/conversations/{conversation_id}", status_code=204, responses=ERRORS)
-def delete_conversation(conversation_id: str, assistant: AssistantDep) -> Response:
-    assistant.conversations.delete(conversation_id)
+def delete_conversation(
+    conversation_id: str,
+    request: Request,
+    assistant: AssistantDep,
+    _token: Annotated[str | None, Header(alias=TOKEN_HEADER)] = None,
+) -> Response:
+    assistant.delete_conversation(conversation_id, conversation_caller(request).owner)
     return Response(status_code=204)

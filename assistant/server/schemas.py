@@ -38,6 +38,11 @@ class AnswerOut(BaseModel):
     related_sections: list[str] = []
     standalone_question: str | None = None
     conversation_id: str | None = None
+    conversation_token: str | None = Field(
+        None,
+        description="Without API keys: the secret that makes this new conversation yours; "
+        "send it as `X-Conversation-Token` to continue, read or delete it.",
+    )
     degraded: bool = Field(
         False,
         description="The LLM's answer could not be returned as written (the endpoint failed, "

@@ -10,11 +10,13 @@ gets the thread's earlier turns as history.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -29,6 +31,12 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0  # chat.update is rate-limited (~50/min): a streamed answer is batched
 PROGRESS_MIN_WORDS = 3  # no flash of a lone bullet
 FEEDBACK_ACTION = re.compile(r"^feedback_(up|down)$")
+# Slack not reached at all (refused, reset, timed out: urllib's URLError is an OSError), as
+# opposed to SlackApiError, Slack's own answer: a retry can succeed where that cannot.
+TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
+# The owner of every conversation started from Slack: HTTP callers cannot reach them, and
+# Slack (feedback buttons included) cannot reach theirs.
+SLACK_OWNER = "slack"
 
 
 def thread_conversation_id(team: str, channel: str, thread: str) -> str:
@@ -58,7 +66,7 @@ class SlackBot:
         channel, root = event["channel"], event.get("thread_ts") or event["ts"]
         cid = thread_conversation_id(_team(body, event), channel, root)
         question = plain_question(event.get("text", ""), context.bot_user_id)
-        self._reply(client, channel, root, question, cid)
+        self._reply_to_event(body, client, channel, root, question, cid)
 
     def on_message(self, event: dict, body: dict, client, context, request) -> None:
         # Channel messages that mention the bot arrive as app_mention: only DMs count here.
@@ -71,7 +79,7 @@ class SlackBot:
         channel, root = event["channel"], event.get("thread_ts")
         cid = thread_conversation_id(_team(body, event), channel, "dm")
         question = plain_question(event.get("text", ""), context.bot_user_id)
-        self._reply(client, channel, root, question, cid)
+        self._reply_to_event(body, client, channel, root, question, cid)
 
     def on_command(self, ack, command: dict, respond) -> None:
         text = plain_question(command.get("text", ""))
@@ -83,7 +91,10 @@ class SlackBot:
         def show(message: Message) -> None:
             respond(replace_original=True, response_type="ephemeral", **message)
 
-        self._deliver(text, None, show, live=False)  # response_url takes 5 calls at most
+        try:
+            self._deliver(text, None, show, live=False)  # response_url takes 5 calls at most
+        except TRANSPORT_ERRORS as exc:  # a command is never redelivered: nothing to release
+            log.error("cannot show the answer to %s: Slack unreachable: %s", self.command, exc)
 
     def on_feedback(self, ack, body: dict, action: dict, respond) -> None:
         ack()
@@ -111,7 +122,7 @@ class SlackBot:
         if not cid or not index.isdigit():
             raise NotFound(f"not a feedback key: {key[:80]!r}")
         store = self.assistant.conversations
-        turns = store.get(cid).turns
+        turns = store.get(cid, SLACK_OWNER).turns
         i = int(index)
         if not 0 < i < len(turns) or turns[i]["role"] != "assistant" or not turns[i]["answer"]:
             raise NotFound(f"no answer {i} in conversation {cid}")
@@ -123,7 +134,7 @@ class SlackBot:
         cid = answer.get("conversation_id")
         if not cid:
             return None
-        turns = self.assistant.conversations.get(cid).turns
+        turns = self.assistant.conversations.get(cid, SLACK_OWNER).turns
         for i in range(len(turns) - 1, 0, -1):
             if (
                 turns[i]["role"] == "assistant"
@@ -134,8 +145,22 @@ class SlackBot:
         return None
 
     # -- answering --------------------------------------------------------------------------
+    def _reply_to_event(self, body: dict, client, *args: Any) -> None:
+        """`_reply`; when Slack could not be reached before the answer was shown, the event
+        is released from the ledger, so Slack's redelivery of it is answered."""
+        try:
+            self._reply(client, *args)
+        except TRANSPORT_ERRORS as exc:
+            event_id = body.get("event_id")
+            if event_id:
+                with suppress(BackendUnavailable):  # no ledger at all: nothing took the id
+                    self.ledger.release(event_id)
+            log.error("event %s not answered, Slack unreachable (%s: %s); released for its retry",
+                      event_id, type(exc).__name__, exc)  # fmt: skip
+
     def _reply(self, client, channel: str, thread_ts: str | None, question: str, cid: str) -> None:
-        """Placeholder first (the asker sees at once that it's coming), then the answer."""
+        """Placeholder first (the asker sees at once that it's coming), then the answer.
+        Raises TRANSPORT_ERRORS when Slack cannot be reached before the answer is shown."""
         try:
             if not question:
                 client.chat_postMessage(
@@ -157,7 +182,8 @@ class SlackBot:
     def _deliver(
         self, question: str, cid: str | None, show: Callable[[Message], None], live: bool
     ) -> None:
-        """Answer and show it; a failure shows a short friendly message, details to the log."""
+        """Answer and show it; a failure shows a short friendly message, details to the log.
+        Raises TRANSPORT_ERRORS when the message could not be shown."""
         try:
             answer = self._answer(question, cid, show if live else None)
             message = answer_message(answer, self._feedback_key(answer))
@@ -168,8 +194,8 @@ class SlackBot:
             message = notice(self._text("error.md"))
         try:
             show(message)
-        except (SlackApiError, OSError) as exc:
-            log.error("cannot show the answer: %s", exc)
+        except SlackApiError as exc:
+            log.error("cannot show the answer: %s", exc.response.get("error"))
 
     def _answer(
         self, question: str, cid: str | None, show: Callable[[Message], None] | None
@@ -177,17 +203,17 @@ class SlackBot:
         """The answer object, from the assistant's event stream; while it streams (an LLM
         backend), the placeholder shows the text so far, at most once a second."""
         if cid is not None:
-            self.assistant.conversations.ensure(cid)
+            self.assistant.conversations.ensure(cid, SLACK_OWNER)
         text, shown = "", time.monotonic()
-        for kind, data in self.assistant.stream(question, cid):
+        for kind, data in self.assistant.stream(question, cid, owner=SLACK_OWNER):
             if kind == "delta":
                 text += data
                 due = time.monotonic() - shown >= PROGRESS_EVERY_S
                 if show and due and len(text.split()) >= PROGRESS_MIN_WORDS:
                     try:
                         show(progress(text))
-                    except SlackApiError as exc:  # only a preview: the answer still comes
-                        log.warning("progress update failed: %s", exc.response.get("error"))
+                    except (SlackApiError, *TRANSPORT_ERRORS) as exc:  # only a preview:
+                        log.warning("progress update failed: %s", exc)  # the answer still comes
                     shown = time.monotonic()
             elif kind == "done":
                 return data

@@ -4,7 +4,8 @@ Slack redelivers an event (same `event_id`, header `X-Slack-Retry-Num`) when it 
 get a 200 in time, or when the first delivery never arrived. Taking an id is one INSERT
 on its primary key: the first delivery wins, in any process sharing the database, even
 while its answer is still being written; a redelivery of an event that never arrived is
-the first and is answered.
+the first and is answered. An id whose answer could not reach Slack (Slack unreachable)
+is released, so that Slack's redelivery of it is answered.
 """
 
 from __future__ import annotations
@@ -73,6 +74,20 @@ class EventLedger:
         if prune:
             self.prune(now - KEEP)
         return True
+
+    def release(self, event_id: str) -> None:
+        """Forget a taken id whose answer never reached Slack: its redelivery is a first.
+
+        A database failure is logged, not raised: the caller is already handling one."""
+        event_id = event_id[:64]
+        with self._lock:
+            self._recent.pop(event_id, None)
+        try:
+            with self.session() as s:
+                s.execute(delete(SlackEventRow).where(SlackEventRow.event_id == event_id))
+                s.commit()
+        except SQLAlchemyError as exc:
+            log.error("slack event ledger: cannot release %s: %s", event_id, exc)
 
     def prune(self, before: datetime) -> None:
         try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 
 from assistant.models import Answer
 from assistant.service import Assistant
@@ -34,3 +36,13 @@ def assert_citations_resolve(answer: Answer) -> None:
         by_n = {p["n"]: p for p in shown}
         for c in answer.citations:
             assert c.n in by_n and by_n[c.n]["section"] == c.section, (c, by_n)
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> float:
+    """Poll `condition` until it holds; the seconds it took. Fails after `timeout`."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"not within {timeout:g} s: {what}")
+        time.sleep(0.02)
+    return time.monotonic() - start
