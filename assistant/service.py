@@ -26,6 +26,7 @@ from assistant.prompts import Prompts
 from assistant.retrieval import HybridRetriever, Mode, RecordCache
 from assistant.settings import Settings, load_settings
 from assistant.store.exact import ExactSearch
+from assistant.text import encodable
 
 log = logging.getLogger(__name__)
 RELATED_SECTIONS = 3
@@ -208,7 +209,7 @@ class Assistant:
         if not isinstance(question, str) or not question.strip():
             raise InvalidQuestion("the question is empty")
         question = " ".join(question.split())
-        if "\x00" in question or not _encodable(question):
+        if "\x00" in question or not encodable(question):
             raise InvalidQuestion("the question contains characters that are not valid text")
         if not any(ch.isalpha() for ch in question):
             # "5", "[9]", "???": nothing to look up, and digits alone match citation
@@ -416,15 +417,6 @@ def _trace(hits, verdict, injected: bool, rewritten_by: str | None, draft: Draft
     if draft.trace is not None:  # the LLM's steps, the passages it was shown, the check
         trace["generation"] = draft.trace
     return trace
-
-
-def _encodable(text: str) -> bool:
-    """False for lone UTF-16 surrogates, which JSON can carry but no tokenizer reads."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _clean(text: str) -> str:

@@ -99,3 +99,13 @@ def subject_terms(section: str, unit_text: str = "") -> set[str]:
     if sep and len(head) <= 60:
         terms.update(tokenize(head))
     return terms
+
+
+def encodable(text: str) -> bool:
+    """False for lone UTF-16 surrogates (JSON can carry them; a file name that is not
+    UTF-8 decodes to them): no tokenizer or database reads such text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -15,6 +15,7 @@ from typing import ClassVar
 import yaml
 
 from assistant.errors import IngestError
+from assistant.text import encodable
 
 SUPPORTED = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf"}
 
@@ -35,7 +36,7 @@ def load(path: Path, source: str) -> SourceDocument:
     try:
         origin.encode("utf-8")  # the index stores it, and ids hash it, as UTF-8
     except UnicodeEncodeError as exc:
-        where = "file name" if _undecodable(path.name) else "folder's name"
+        where = "file name" if not encodable(path.name) else "folder's name"
         raise IngestError(source, f"the {where} is not valid UTF-8: rename it") from exc
     try:
         raw = path.read_bytes()
@@ -62,14 +63,6 @@ def load(path: Path, source: str) -> SourceDocument:
         source=source, title=title.strip(), text=text, meta=meta, digest=digest,
         origin=origin,
     )  # fmt: skip
-
-
-def _undecodable(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _decode(raw: bytes, source: str) -> str:
