@@ -78,6 +78,11 @@ def split_sentences(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text`, cut to `limit` characters with "…" when longer."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def strip_markers(text: str) -> str:
     """Corpus text without the `[n]`s written in it: quoted into an answer they would
     read as the assistant's citations, pointing at sources it never cited."""

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from assistant.models import ChunkRecord, Citation
-from assistant.text import strip_markers, tokenize
+from assistant.text import shorten, strip_markers, tokenize
 
 SNIPPET_CHARS = 320
 SNIPPET_UNITS = 2
@@ -32,11 +32,13 @@ class Passage:
     score: float  # relevance to the question (unit score, or fused retrieval score)
     via: str  # how the model got it: "retrieved", "search", "read_section"
 
-    def render(self, max_chars: int | None = None) -> str:
+    @property
+    def body(self) -> str:
         # a document's own [n]s would read as passage numbers: only ours may be cited
-        text = strip_markers(self.chunk.text)
-        if max_chars is not None and len(text) > max_chars:
-            text = text[: max(max_chars - 1, 0)].rstrip() + "…"
+        return strip_markers(self.chunk.text)
+
+    def render(self, max_chars: int | None = None) -> str:
+        text = self.body if max_chars is None else shorten(self.body, max_chars)
         head = f"[{self.n}] {self.chunk.section} ({self.chunk.source})"
         return f'<passage n="{self.n}">\n{_defuse(head)}\n{_defuse(text)}\n</passage>'
 
@@ -74,7 +76,7 @@ class Passages:
         for p in passages:
             text = p.render()
             if len(text) + 2 > room:
-                body = len(p.chunk.text.strip()) - (len(text) + 2 - room)
+                body = len(p.body) - (len(text) + 2 - room)
                 if body >= MIN_CLIPPED_CHARS:
                     parts.append(p.render(max_chars=body))
                 break
@@ -127,6 +129,4 @@ def _snippet(chunk: ChunkRecord, citing: str) -> str:
     overlap = [(len(want & set(tokenize(u))), i) for i, u in enumerate(units)]
     best = sorted(i for o, i in sorted(overlap, key=lambda x: (-x[0], x[1]))[:SNIPPET_UNITS] if o)
     snippet = " … ".join(units[i] for i in (best or [0]))
-    if len(snippet) > SNIPPET_CHARS:
-        snippet = snippet[: SNIPPET_CHARS - 1].rstrip() + "…"
-    return snippet
+    return shorten(snippet, SNIPPET_CHARS)

@@ -12,7 +12,7 @@ from assistant.evidence import ScoredUnit
 from assistant.generators.base import Draft, Evidence, Generator
 from assistant.models import Citation
 from assistant.prompts import Prompts
-from assistant.text import strip_markers
+from assistant.text import shorten, strip_markers
 
 MARGIN = 0.2  # units this far below the best one are not part of the answer
 SECTION_MARGIN = 0.35  # … unless they come from the best unit's own chunk
@@ -111,9 +111,7 @@ class ExtractiveGenerator(Generator):
         for n, group in enumerate(groups.values(), start=1):
             group[1:] = sorted(group[1:], key=lambda u: u.index)
             rec = group[0].hit.chunk
-            snippet = " … ".join(u.raw for u in group)
-            if len(snippet) > SNIPPET_CHARS:
-                snippet = snippet[: SNIPPET_CHARS - 1].rstrip() + "…"
+            snippet = shorten(" … ".join(u.raw for u in group), SNIPPET_CHARS)
             citations.append(
                 Citation(
                     n=n,

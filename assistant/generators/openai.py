@@ -28,7 +28,7 @@ from assistant.generators.base import Draft, Evidence, Generator
 from assistant.models import Citation, Turn
 from assistant.prompts import Prompts
 from assistant.settings import Settings
-from assistant.text import content_terms
+from assistant.text import content_terms, shorten
 
 log = logging.getLogger(__name__)
 REFUSAL_MARK = "NO_ANSWER"  # the prompts' way for the model to say the passages don't answer
@@ -244,4 +244,4 @@ def _retrieved(evidence: Evidence) -> tuple[Passages, list[Passage]]:
 
 def _clip(text: str) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"
+    return shorten(text, SNIPPET_CHARS)

@@ -67,3 +67,19 @@ def test_an_injected_passage_is_quoted_data_and_its_citation_is_dropped(
     assert answer.backend == "openai" and not answer.degraded
     assert answer.citations_removed == [9] and "[9]" not in answer.answer
     assert [c.n for c in answer.citations] == [int(holding[0])]
+
+
+def test_a_block_cut_to_its_limit_stays_within_it_and_closed() -> None:
+    """The cut is measured on the text as quoted (without the document's own markers),
+    so a passage full of `[n]`s cannot push the block past its limit."""
+    from assistant.agent.passages import CLOSE, Passages
+    from assistant.models import ChunkRecord
+
+    passages = Passages()
+    for i in range(3):
+        text = " ".join(f"Sentence {j} of chunk {i} [{j}]." for j in range(200))
+        passages.add(ChunkRecord(f"c{i}", text, "doc.md", "Doc", f"Doc › Part {i}"), 1.0, "search")
+    limit = 6000
+    block = Passages.render(passages.by_n.values(), limit=limit)
+    assert len(block) <= limit and block.endswith(CLOSE)
+    assert "[5]" not in block and "…" in block  # markers gone; the last passage was cut
