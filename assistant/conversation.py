@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.citations_check import MARKER
 from assistant.models import Turn
 from assistant.text import content_terms
 
@@ -30,7 +31,6 @@ _BACK_REFERENCE = re.compile(
     re.I,
 )
 _MARK = re.compile(r"\[\d+\]|\*\*")
-_CITED = re.compile(r"\[\d+\]")
 CONTEXT_CHARS = 400
 
 
@@ -71,6 +71,6 @@ def _from_the_corpus(answer: str) -> str:
     """An answer without the uncited paragraphs that open it (a note that the corpus does
     not mention a name): they say what the corpus lacks, not what the turn refers to."""
     paragraphs = answer.split("\n\n")
-    while len(paragraphs) > 1 and not _CITED.search(paragraphs[0]):
+    while len(paragraphs) > 1 and not MARKER.search(paragraphs[0]):
         paragraphs.pop(0)
-    return "\n\n".join(paragraphs) if _CITED.search(paragraphs[0]) else answer
+    return "\n\n".join(paragraphs) if MARKER.search(paragraphs[0]) else answer

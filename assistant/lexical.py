@@ -208,8 +208,7 @@ class LexicalIndex:
     def is_complete(cls, root: Path) -> bool:
         """Whether the current generation has every file this version writes."""
         generation = cls.current_generation(root)
-        files = ("ids.json", "df.json", "subjects.json", "sources.json", "proper.json")
-        files += ("names.json",)
+        files = "ids.json df.json subjects.json sources.json proper.json names.json".split()
         return bool(generation) and all((root / generation / n).exists() for n in files)
 
     @classmethod

@@ -33,11 +33,9 @@ class SourceDocument:
 def load(path: Path, source: str) -> SourceDocument:
     """Load one file or raise `IngestError` with the reason it cannot be read."""
     origin = str(path.absolute())
-    try:
-        origin.encode("utf-8")  # the index stores it, and ids hash it, as UTF-8
-    except UnicodeEncodeError as exc:
+    if not encodable(origin):  # the index stores it, and ids hash it, as UTF-8
         where = "file name" if not encodable(path.name) else "folder's name"
-        raise IngestError(source, f"the {where} is not valid UTF-8: rename it") from exc
+        raise IngestError(source, f"the {where} is not valid UTF-8: rename it")
     try:
         raw = path.read_bytes()
     except OSError as exc:

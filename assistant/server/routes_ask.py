@@ -27,8 +27,9 @@ ERRORS = {
 }  # fmt: skip
 
 
-def _public(answer, trace: bool = False, caller: Caller | None = None) -> dict:
-    data = answer.to_dict() if not isinstance(answer, dict) else dict(answer)
+def _public(data: dict, trace: bool = False, caller: Caller | None = None) -> dict:
+    """The answer object as a client gets it."""
+    data = dict(data)
     if not trace:
         data.pop("trace", None)
     if caller is not None and caller.new_token:  # the key to this new conversation
@@ -51,7 +52,7 @@ async def ask(
     )  # fmt: skip
     metrics.observe_answer(answer.timings_ms, answer.refused, answer.degraded)
     annotate(answer)
-    return _public(answer, body.trace, caller)
+    return _public(answer.to_dict(), body.trace, caller)
 
 
 @router.post(
