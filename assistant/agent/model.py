@@ -136,11 +136,14 @@ class Budget:
 
 class _Watch:
     """Shuts the connection of one attempt when its budget runs out or the answer is
-    cancelled: a blocked read then ends at once, in whatever thread it waits."""
+    cancelled: a blocked read then ends at once, in whatever thread it waits. Whatever the
+    attempt then raises (or a cut stream that just looks finished) leaves the block as
+    the budget's error."""
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
         self.fired = False
+        self.writing = False  # the reply had begun: "still writing", not "no answer"
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
 
@@ -155,10 +158,12 @@ class _Watch:
         _WATCH.set(self)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self._timer.cancel()
         self._unsubscribe()
         _WATCH.set(self._outer)
+        if self.fired and (exc is None or isinstance(exc, Exception)):
+            raise self.budget.spent(writing=self.writing) from None
 
     def attach(self, response) -> None:
         stream = response.extensions.get("network_stream")
@@ -314,6 +319,7 @@ class ModelStep:
             try:
                 for chunk in _until_empty(chunks):
                     message = chunk if message is None else message + chunk
+                    watch.writing = True
                     calling = calling or bool(chunk.tool_call_chunks)
                     text = str(chunk.text)
                     if text and not calling:
@@ -327,14 +333,8 @@ class ModelStep:
                                 yield held
                     if self.budget.left <= 0:
                         raise self.budget.spent(writing=True)
-            except Exception:
-                if watch.fired:  # whatever the shut connection made the client raise
-                    raise self.budget.spent(writing=message is not None) from None
-                raise
             finally:
                 chunks.close()
-            if watch.fired:  # a stream cut by the watch may just look finished
-                raise self.budget.spent(writing=message is not None)
         if held and not flowing and not calling and not self._held_back(held):
             yield held
         return message
@@ -342,15 +342,8 @@ class ModelStep:
     def _whole_reply(
         self, runnable, messages: Sequence[BaseMessage], timeout: float
     ) -> Generator[str, None, AIMessage]:
-        with _Watch(self.budget) as watch:
-            try:
-                reply = runnable.invoke(list(messages), timeout=timeout)
-            except Exception:
-                if watch.fired:
-                    raise self.budget.spent(writing=False) from None
-                raise
-            if watch.fired:
-                raise self.budget.spent(writing=False)
+        with _Watch(self.budget):
+            reply = runnable.invoke(list(messages), timeout=timeout)
         message = _whole(reply)
         text = str(message.text)
         if text and not message.tool_calls and not self._held_back(text):
