@@ -71,6 +71,7 @@ def split_units(body: str) -> list[Unit]:
     while i < len(lines):
         line = lines[i]
         start, bullet = len(units), bool(_BULLET.match(line))
+        checked = bullet  # bullets and prose are checked as they are split; code, tables below
         if not line.strip():
             i += 1
             continue
@@ -100,10 +101,12 @@ def split_units(body: str) -> list[Unit]:
                 j += 1
             for sent, addressed in _prose([ln.strip() for ln in lines[i:j]]):
                 units += _sized(sent, sent, "sentence", addressed)
-            i = j
+            i, checked = j, True
         new = units[start:]
         for unit in new:
-            unit.addressed = unit.addressed or (intro and bullet) or addresses_assistant(unit.raw)
+            if not checked:
+                unit.addressed = addresses_assistant(unit.raw)
+            unit.addressed = unit.addressed or (intro and bullet)
         if new and not (intro and bullet):
             intro = new[-1].addressed and new[-1].raw.endswith(":")
     return units
