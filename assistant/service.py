@@ -15,17 +15,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from assistant.conversation import Rewrite, rewrite
 from assistant.errors import ConfigError, IndexNotReady, InvalidQuestion
-from assistant.evidence import make_query, score_units
-from assistant.gate import assess, strip_injection
 from assistant.generators import Draft, Evidence, Generator, get_generator, resolve_backend
-from assistant.lexical import LexicalIndex, generation_of
+from assistant.grounding.evidence import score_units
+from assistant.grounding.gate import assess
+from assistant.index.lexical import LexicalIndex, generation_of
+from assistant.index.vectors.exact import ExactSearch
 from assistant.models import Answer, Hit, Turn
 from assistant.prompts import Prompts
-from assistant.retrieval import HybridRetriever, Mode, RecordCache
+from assistant.query.followup import Rewrite, rewrite
+from assistant.query.injection import strip_injection
+from assistant.query.intent import make_query
+from assistant.retrieval.hybrid import HybridRetriever, Mode, RecordCache
 from assistant.settings import Settings, load_settings
-from assistant.store.exact import ExactSearch
 from assistant.text import encodable
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,7 @@ class Assistant:
     def store(self):
         with self._lock:
             if self._store is None:
-                from assistant.store import open_store
+                from assistant.index.vectors import open_store
 
                 self._store = open_store(self.settings)
             return self._store
@@ -85,7 +87,7 @@ class Assistant:
     def conversations(self):
         with self._lock:
             if self._conversations is None:
-                from assistant.conversations import ConversationStore
+                from assistant.conversations.store import ConversationStore
 
                 self.settings.data_dir.mkdir(parents=True, exist_ok=True)
                 self._conversations = ConversationStore(self.settings.database)

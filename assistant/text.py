@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from assistant.citations_check import MARKER
-
 _TOKEN = re.compile(r"[a-z0-9]+")
+# A citation marker as answers write it: "[1]", "[1, 2]", "[1; 3]".
+MARKER = re.compile(r"[ \t]*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _NUMBER = re.compile(r"^\d+[.)]\s+")
 SEP = " › "  # joins the headings of a section path
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")

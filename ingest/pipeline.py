@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import ConfigError, IngestError
-from assistant.lexical import LexicalIndex, generation_of
+from assistant.index.lexical import LexicalIndex, generation_of
+from assistant.index.vectors import VectorStore, open_store
 from assistant.models import ChunkRecord
 from assistant.settings import Settings
-from assistant.store import VectorStore, open_store
 from ingest.chunking import Chunk, chunk_document
 from ingest.loaders import SUPPORTED, load
 

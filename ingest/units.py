@@ -12,7 +12,7 @@ from bisect import bisect_right
 from dataclasses import asdict, dataclass
 from itertools import accumulate
 
-from assistant.injection import INSTRUCTIONS
+from assistant.query.injection import INSTRUCTIONS
 from assistant.text import split_sentences
 
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")

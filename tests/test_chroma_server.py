@@ -19,9 +19,9 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.errors import BackendUnavailable
+from assistant.index.vectors import open_store
 from assistant.service import Assistant
 from assistant.settings import REPO_ROOT
-from assistant.store import open_store
 from ingest.pipeline import run_ingest
 from tests.conftest import make_settings
 

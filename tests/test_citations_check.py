@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.citations_check import check_citations, claims, sentences
+from assistant.grounding.citations import check_citations, claims, sentences
 
 KNOWN = {1, 2, 3}
 

@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.evidence import ScoredUnit, asks_caution, make_query, score_units
-from assistant.gate import assess, question_names
-from assistant.lexical import LexicalIndex
+from assistant.grounding.evidence import ScoredUnit, score_units
+from assistant.grounding.gate import assess
+from assistant.index.lexical import LexicalIndex
 from assistant.models import ChunkRecord, Hit, Turn
-from assistant.retrieval import HybridRetriever
+from assistant.query.intent import asks_caution, make_query
+from assistant.query.names import question_names
+from assistant.retrieval.hybrid import HybridRetriever
 from assistant.service import Assistant
 from assistant.text import stem
 from tests.conftest import make_settings

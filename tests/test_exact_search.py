@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from assistant.index.vectors.exact import ExactSearch, VectorSnapshot
 from assistant.service import Assistant
-from assistant.store.exact import ExactSearch, VectorSnapshot
 from tests.conftest import make_settings
 
 QUESTIONS = [

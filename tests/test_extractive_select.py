@@ -7,11 +7,12 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from assistant.evidence import Query, ScoredUnit
 from assistant.generators.base import Evidence
 from assistant.generators.extractive import ExtractiveGenerator
+from assistant.grounding.evidence import ScoredUnit
 from assistant.models import ChunkRecord, Hit
 from assistant.prompts import Prompts
+from assistant.query.intent import Query
 from assistant.settings import Settings
 
 _made = iter(range(10_000))

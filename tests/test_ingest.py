@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.errors import IngestError
-from assistant.lexical import LexicalIndex
+from assistant.index.lexical import LexicalIndex
+from assistant.index.vectors import open_store
 from assistant.service import Assistant
-from assistant.store import open_store
 from assistant.text import SEP
 from ingest.chunking import chunk_document
 from ingest.loaders import load

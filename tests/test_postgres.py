@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from assistant.conversations import ConversationStore
+from assistant.conversations.store import ConversationStore
 from assistant.errors import BackendUnavailable, NotFound
 from assistant.server.app import create_app
 from assistant.service import LOCAL_OWNER as OWNER

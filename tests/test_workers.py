@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from assistant.conversations import ConversationStore
+from assistant.conversations.store import ConversationStore
 from tests.servers.stackguide import ServeProcess, alive, get_json, stackguide_serve
 
 pytestmark = pytest.mark.server
@@ -161,7 +161,7 @@ def test_a_conversation_continues_on_the_other_worker(served: ServeProcess) -> N
 
 OPEN_STORE = """
 import sys
-from assistant.conversations import ConversationStore
+from assistant.conversations.store import ConversationStore
 from assistant.errors import BackendUnavailable
 print("ready", flush=True)
 sys.stdin.readline()

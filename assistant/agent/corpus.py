@@ -10,9 +10,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from assistant.index.vectors import VectorStore
 from assistant.models import ChunkRecord, Hit
-from assistant.retrieval import RecordCache
-from assistant.store import VectorStore
+from assistant.retrieval.hybrid import RecordCache
 from assistant.text import SEP
 
 Search = Callable[[str, int], list[Hit]]  # (query, k) → hits, best first

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assistant.evidence import Query, ScoredUnit
-from assistant.lexical import LexicalIndex
+from assistant.grounding.evidence import ScoredUnit
+from assistant.index.lexical import LexicalIndex
 from assistant.models import Citation, Hit, Turn
+from assistant.query.intent import Query
 
 if TYPE_CHECKING:
     from assistant.agent.corpus import Corpus

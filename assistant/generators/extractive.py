@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from assistant.evidence import ScoredUnit
 from assistant.generators.base import Draft, Evidence, Generator
+from assistant.grounding.evidence import ScoredUnit
 from assistant.models import Citation
 from assistant.prompts import Prompts
 from assistant.text import shorten, strip_markers

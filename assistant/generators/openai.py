@@ -4,7 +4,7 @@ server) through `langchain-openai`, with the retrieval agent and checked citatio
 The grounding gate has already decided the question is answerable. The model gets the
 retrieved passages, numbered, may gather more with the corpus tools, and writes an answer
 that cites them. Before it is returned, every `[n]` is checked against the passages the
-model was shown (`citations_check`): unknown numbers are removed and reported; an answer
+model was shown (`grounding.citations`): unknown numbers are removed and reported; an answer
 with an uncited claim, or no valid citation at all, is replaced by the extractive answer,
 flagged `degraded` with the reason. So is an endpoint that fails (unless
 `llm_fallback=error`, which raises `BackendUnavailable` instead).
@@ -22,9 +22,9 @@ from assistant.agent.loop import run_agent
 from assistant.agent.model import Budget, ModelStep, ToolsRejected, watch_response
 from assistant.agent.passages import SNIPPET_CHARS, Passage, Passages
 from assistant.agent.tools import CorpusTools
-from assistant.citations_check import check_citations
 from assistant.errors import BackendNotConfigured, ConfigError, LLMError
 from assistant.generators.base import Draft, Evidence, Generator
+from assistant.grounding.citations import check_citations
 from assistant.models import Citation, Turn
 from assistant.prompts import Prompts
 from assistant.settings import Settings

@@ -76,7 +76,7 @@ def feedback_group() -> None:
 def export_command(ctx: click.Context, out: Path, vote: str, category: str) -> None:
     """Write feedback as eval cases in the evals/cases format, for review."""
     from assistant.cli import _fail, _settings
-    from assistant.conversations import ConversationStore
+    from assistant.conversations.store import ConversationStore
     from assistant.errors import StackGuideError
     from assistant.evaluation.cases import CATEGORIES
     from assistant.slack.feedback import export_cases

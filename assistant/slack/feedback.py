@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from assistant.conversations import ConversationStore
+from assistant.conversations.store import ConversationStore
 from assistant.errors import NotFound
 
 REVIEW_FACT = "REVIEW: the phrases a right answer must contain"

@@ -8,16 +8,16 @@ import sys
 import textwrap
 from pathlib import Path
 
-from assistant.lexical import LexicalIndex
+from assistant.index.lexical import LexicalIndex
+from assistant.index.vectors.chroma import ChromaStore
 from assistant.settings import Settings
-from assistant.store.chroma import ChromaStore
 
 # Code run before `run_ingest` in the child: each makes the child die with code 9 at
 # one point of the ingest, the way a kill -9 or a power cut would.
 CRASHES = {
     # the third ChromaStore.upsert call dies before writing anything
     "third-upsert": """
-        from assistant.store.chroma import ChromaStore
+        from assistant.index.vectors.chroma import ChromaStore
         _real = ChromaStore.upsert
         _calls = [0]
         def _upsert(self, records, vectors):
@@ -29,7 +29,7 @@ CRASHES = {
     """,
     # every chunk is stored, the BM25 index is not saved
     "bm25-save": """
-        from assistant.lexical import LexicalIndex
+        from assistant.index.lexical import LexicalIndex
         def _save(self, root, generation):
             os._exit(9)
         LexicalIndex.save = _save

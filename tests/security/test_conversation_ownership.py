@@ -157,7 +157,7 @@ def test_conversations_stored_before_owners_existed_are_nobodys(tmp_path) -> Non
     other conversations are reachable by no caller (there is no owner to prove)."""
     from sqlalchemy import create_engine, text
 
-    from assistant.conversations import ConversationStore
+    from assistant.conversations.store import ConversationStore
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     old = create_engine(url)

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from assistant.conversations import ConversationStore, mask_credentials, masked_url
+from assistant.conversations.store import ConversationStore, mask_credentials, masked_url
 from assistant.errors import BackendUnavailable
 
 

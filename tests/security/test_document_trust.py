@@ -19,9 +19,9 @@ import yaml
 from click.testing import CliRunner
 
 from assistant.cli import cli
+from assistant.index.vectors import open_store
 from assistant.service import Assistant
 from assistant.settings import REPO_ROOT
-from assistant.store import open_store
 from ingest.pipeline import run_ingest
 from ingest.units import split_units
 from tests.conftest import CORPUS, make_settings

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
+from assistant.index.vectors import open_store
 from assistant.settings import Settings
-from assistant.store import open_store
 from ingest.pipeline import run_ingest
 
 GOOD = "# Guide\n\n## Queues\n\n- Zephyrqueue keeps messages for seven days.\n"

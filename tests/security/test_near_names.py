@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.conversation import rewrite
-from assistant.gate import StandIn, stand_in_note, stand_ins
-from assistant.lexical import LexicalIndex
+from assistant.index.lexical import LexicalIndex
 from assistant.models import ChunkRecord, Turn
 from assistant.prompts import Prompts
+from assistant.query.followup import rewrite
+from assistant.query.names import StandIn, stand_in_note, stand_ins
 from assistant.settings import REPO_ROOT
 from tests.fake_llm_server import FakeLLMServer, Text
 from tests.helpers.llm import llm_assistant

@@ -8,54 +8,21 @@ pulls up units from the Fastify section even when their wording differs.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.lexical import LexicalIndex
+from assistant.index.lexical import LexicalIndex
 from assistant.models import Hit
-from assistant.text import content_terms, subject_terms, tokenize
+from assistant.query.intent import Query
+from assistant.retrieval.warnings import warns
+from assistant.text import subject_terms, tokenize
 
 W_LEX = 0.35  # weight of rare-term overlap with the whole (standalone) question
 W_FOCUS = 0.25  # extra weight for the terms of the turn just asked (follow-ups)
 W_RANK = 0.05  # a little trust in the fused retrieval rank
 W_WANT = 0.3  # "Which ORM …?": units about an ORM answer it, others only mention it
-_WANTS = re.compile(
-    r"\b(?:which|what|best|recommended|good|pick\s+an?|choose\s+an?|default)\s+"
-    r"((?:[\w/-]+\s+){0,1}[\w/-]+)",
-    re.I,
-)
 W_CAUTION = 0.15  # "Is that a good idea?": the corpus' warnings answer it
-# Questions that ask whether a plan is a mistake, or what it risks.
-_ASKS_CAUTION = re.compile(
-    r"""\b(good|bad)\s+idea\b | \bworth\b | \brisk | \bok(ay)?\s+to\b | \bsafe\s+to\b
-    | \bgo(es)?\s+wrong\b | \b(any|a)\s+problem | \bproblems?\s+with\b | \bpitfall
-    | \bdownside | \bdrawback | \bmistake
-    | \bknock-on\b | \bconsequence | \bharm | \banti-?pattern | \bavoid\b
-    | \bwhat\s+does\s+the\s+(guide|article|author)\s+think\b | ,\s*right\s*\?\s*$
-    | \bcan\s+(we|i|the\s+\w+)\s+just\b""",
-    re.I | re.X,
-)
-# Units that warn: a section about anti-patterns or pitfalls, or a "Downsides: …" line.
-_WARNING_HEADING = re.compile(r"anti-?pattern|pitfall|mistake|gotcha|caveat|\bavoid", re.I)
-WARNING_TERMS = "anti-patterns pitfalls mistakes gotchas caveats avoid"  # the same, for BM25
-_WARNING_LEAD = re.compile(
-    r"^(?:\*\*[^*]+\*\*\s+—\s+)?(downsides?|drawbacks?|cons|not\s+for|risks?)\s*:", re.I
-)
-
-
-@dataclass
-class Query:
-    question: str  # the turn as asked, minus any injected instructions
-    standalone: str  # rewritten with the conversation for retrieval
-    vector: np.ndarray
-    turn_vector: np.ndarray  # the turn alone (differs from `vector` for follow-ups)
-    terms: list[str] = field(default_factory=list)  # corrected content terms (standalone)
-    focus: list[str] = field(default_factory=list)  # corrected content terms (this turn)
-    wants: set[str] = field(default_factory=set)  # the kind of thing asked for ("orm")
-    refers_back: bool = False  # a follow-up that still means the earlier subject
-    caution: bool = False  # asks whether a plan is a mistake / what it risks
 
 
 @dataclass
@@ -73,36 +40,6 @@ class ScoredUnit:
     focus: float
     score: float
     boost: float = 0.0  # the part of `score` owed to the question's intent, not evidence
-
-
-def make_query(
-    question: str,
-    standalone: str,
-    vector: np.ndarray,
-    turn_vector: np.ndarray,
-    lexical: LexicalIndex,
-    refers_back: bool = False,
-) -> Query:
-    def corrected(text: str) -> list[str]:
-        return list(dict.fromkeys(lexical.correct(t) for t in content_terms(text)))
-
-    wants = {
-        t
-        for m in _WANTS.finditer(question or standalone)
-        for t in corrected(m.group(1))
-        if t in lexical.subjects
-    }
-    return Query(
-        question,
-        standalone,
-        vector,
-        turn_vector,
-        corrected(standalone),
-        corrected(question),
-        wants,
-        refers_back,
-        asks_caution(question or standalone),
-    )
 
 
 def _share(
@@ -188,13 +125,3 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
             warning.boost = W_CAUTION
     out.sort(key=lambda u: -u.score)
     return out
-
-
-def asks_caution(question: str) -> bool:
-    return bool(_ASKS_CAUTION.search(question))
-
-
-def warns(section: str, unit_text: str = "") -> bool:
-    return bool(
-        _WARNING_HEADING.search(section.rsplit("›", 1)[-1]) or _WARNING_LEAD.match(unit_text)
-    )

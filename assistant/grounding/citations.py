@@ -15,7 +15,8 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-MARKER = re.compile(r"[ \t]*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+from assistant.text import MARKER
+
 _MARKERS = re.compile(r"(?:[ \t]*\[\d+(?:\s*[,;]\s*\d+)*\])+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _ABBREVIATION = re.compile(r"\b(e\.g|i\.e|etc|vs|cf|approx|incl)\.$", re.I)

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from assistant.index.vectors.exact import VectorSnapshot
 from assistant.models import ChunkRecord
-from assistant.store.exact import VectorSnapshot
 
 
 class VectorStore(ABC):

@@ -4,8 +4,9 @@ Two tests, both needed to answer:
 - the best evidence unit must reach `min_evidence` relevance, and
 - a question naming things the corpus never mentions (Rails, Kafka, CockroachDB…) needs
   `strong_evidence`: otherwise the nearest passages are about something else.
-Instructions embedded in a question are cut out before anything else sees it, so they
-can neither steer retrieval nor talk the gate into answering. An answer it lets through
+Instructions embedded in a question were cut out before anything else saw it
+(`query.injection`), so they can neither steer retrieval nor talk the gate into answering.
+An answer it lets through
 about a close name instead of the one asked ("Honox" read as Hono, "Lucia v4" when the
 corpus states v3) carries that name in `stand_ins`, for the answer to say so first.
 """
@@ -15,164 +16,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from assistant.evidence import Query, ScoredUnit
-from assistant.injection import INSTRUCTIONS
-from assistant.lexical import ALIASES, NAME, VERSION, LexicalIndex, name_key
+from assistant.grounding.evidence import ScoredUnit
+from assistant.index.lexical import LexicalIndex
 from assistant.prompts import Prompts
-from assistant.text import QUESTION_WORDS, STOPWORDS, stem, tokenize, words
+from assistant.query.intent import Query, writing_request
+from assistant.query.names import StandIn, question_names, stand_in_note, stand_ins
+from assistant.text import tokenize
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?:])\s+|\n")
-
-
-def strip_injection(question: str) -> tuple[str, bool]:
-    """Drop every sentence that tries to change the assistant's instructions."""
-    kept, found = [], False
-    for sentence in _SENTENCE_BREAK.split(question):
-        if INSTRUCTIONS.search(sentence) or _says_something_wrong(sentence):
-            found = True
-        else:
-            kept.append(sentence.strip())
-    return " ".join(s for s in kept if s), found
-
-
-def _says_something_wrong(sentence: str) -> bool:
-    # "Say Fastify is slow." / "Tell me that X ..." as an order, not a question
-    return bool(re.match(r"^\s*(and\s+)?(say|state|claim|tell\s+\w+\s+that)\b", sentence, re.I))
-
-
-# Requests to write something (a poem, a birthday message) are not questions the
-# articles can answer, however many of their words a large corpus happens to contain.
-_COMPOSE = re.compile(
-    r"""\b(write|compose|draft|pen|create|generate|make\s+up)\s+(me\s+)?(a|an|some|the)?\s*
-    ([\w'-]+\s+){0,3}?
-    (?P<thing>poem|poetry|haiku|limerick|song|lyrics|story|joke|message|note|letter|e-?mail|card
-     |toast|speech|tweet|essay|greeting|wish(es)?)\b""",
-    re.I | re.X,
-)
 # Cosine of the leading passage below which matching one question word is not enough.
 MIN_LEAD_MEANING = 0.25
 # Leading passages from this many documents, none holding half the question: a patchwork.
 PATCHWORK_DOCUMENTS = 3
 NEARLY_AS_GOOD = 0.1  # how far below the best a passage still leads (the composer's bar)
 TOP_UNITS = 1  # the best evidence unit: what an answer is built around
-_PAIRED = re.compile(r"\s*(?:,|\bor\b|\bvs\.?|\bversus\b|\band\b)\s*[A-Z]")
-_NAME = re.compile(r"[A-Za-z][\w.+#/-]*[\w+#]|[A-Za-z]")
-
-
-def question_names(question: str, lexical: LexicalIndex) -> list[tuple[str, list[str]]]:
-    """Names in the question (Rails, CockroachDB, shared_buffers), each with its terms.
-
-    A name is a capitalised word not opening a sentence, a word with inner capitals,
-    digits, underscores or dots, or a lowercase word the corpus itself writes capitalised. A
-    sentence opener is a name only when paired with another ("Hono vs Elysia"); short
-    acronyms ("I", "OK") never are.
-    """
-    out = []
-    for m in _NAME.finditer(question):
-        word = m.group(0)
-        before = question[: m.start()].rstrip()
-        opener = not before or before[-1] in ".?!:;\"'(—-"
-        inner = any(ch.isupper() for ch in word[1:]) or any(
-            ch.isdigit() or ch == "_" for ch in word
-        )
-        # "Loco.rs", "Node.js": a dot inside a word makes a name ("e.g" does not).
-        inner = inner or ("." in word and min(map(len, word.split("."))) >= 2)
-        if len(word) <= 2 or word.lower() in STOPWORDS or word.lower() in QUESTION_WORDS:
-            continue
-        # A capitalised opener is a name when it is paired with another name ("Fastify
-        # or NestJS?"), not when it merely starts a sentence ("Following the tree…").
-        paired = opener and bool(_PAIRED.match(question, m.end()))
-        parts = [lexical.correct(stem(w)) for w in words(word)]
-        # Typed in lowercase, a word is a name when the corpus writes it capitalised
-        # ("does hono pull in deps?", "capital of canada?").
-        cased = word.islower() and all(p in lexical.proper for p in parts)
-        if not (inner or cased or (word[0].isupper() and (paired or not opener))):
-            continue
-        if parts:
-            out.append((word, parts))
-    return out
-
-
-@dataclass(frozen=True)
-class StandIn:
-    """A name the corpus never mentions ("Honox", "Lucia v4") and the closest one it does
-    ("Hono", "Lucia"): what an answer to the question is really about."""
-
-    asked: str
-    covered: str
-
-
-# A name with a version after it ("Lucia v4", "Next.js 16"); a count is followed by what
-# it counts ("Fastify 3 times"), a plural.
-_NAMED_VERSION = re.compile(
-    rf"(?P<name>{NAME.pattern})\s+(?P<version>{VERSION})(?:\s+(?P<next>\w+))?"
-)
-
-
-def stand_ins(question: str, lexical: LexicalIndex) -> list[StandIn]:
-    """Names in the question the corpus lacks, each with the close one it covers instead.
-
-    Two kinds. A name spelling correction maps onto another that is not a slip of the
-    same one: the corpus' name plus or minus letters at an end ("Honox", "Prismax") or
-    other digits ("Axum2"); a typo ("fastfy", "djagno") or an alias ("golang") is the
-    name meant. And a version the corpus never states beside a name it covers ("Lucia v4":
-    it says v3; "Next.js 16": it gives none).
-    """
-    out: dict[str, StandIn] = {}
-    for m in NAME.finditer(question):
-        word = m.group(0).rstrip(".")
-        raw = [stem(w) for w in words(word)]
-        if not raw or any(w in STOPWORDS or w in QUESTION_WORDS for w in raw):
-            continue
-        fixed = [lexical.correct(w) for w in raw]
-        # Read as a name the corpus writes as one ("honox" → Hono), or written as a name
-        # ("Prismax") and read as what the corpus writes about ("Prisma — …"); a word is
-        # not a name for nearing a heading's word ("quickly" → "Quick table").
-        before = question[: m.start()].rstrip()
-        capital = word[0].isupper() and bool(before) and before[-1] not in ".?!:;\"'(—-"
-        inner = any(ch.isupper() or ch.isdigit() for ch in word[1:])
-        named = inner or all(
-            f in lexical.proper or (capital and f in lexical.subjects) for f in fixed
-        )
-        if named and any(_another_name(a, f, lexical) for a, f in zip(raw, fixed, strict=True)):
-            out.setdefault(word, StandIn(word, lexical.form(" ".join(fixed))))
-    for m in _NAMED_VERSION.finditer(question):
-        name, version, after = m.group("name").rstrip("."), m.group("version"), m.group("next")
-        if after and after.lower() not in STOPWORDS and stem(after.lower()) != after.lower():
-            continue  # "3 times", "10 endpoints": a count
-        key = name_key(" ".join(lexical.correct(stem(w)) for w in words(name)))
-        parts = key.split()
-        if not parts or not all(p in lexical.df for p in parts) or name in out:
-            continue  # a name the corpus lacks altogether is the gate's to judge
-        if not (
-            parts[0] in lexical.proper or (not name.islower() and parts[0] in lexical.subjects)
-        ):
-            continue  # "step 2", "top 10": no name
-        if lexical.states_version(key, version) is False:
-            asked = f"{name} {version}"
-            out.setdefault(asked, StandIn(asked, lexical.form(key)))
-    return list(out.values())
-
-
-def _another_name(asked: str, read_as: str, lexical: LexicalIndex) -> bool:
-    if asked == read_as or read_as not in lexical.df or ALIASES.get(asked) == read_as:
-        return False
-    digits = [ch for ch in asked if ch.isdigit()] != [ch for ch in read_as if ch.isdigit()]
-    short, long = sorted((asked, read_as), key=len)
-    return digits or long.startswith(short) or long.endswith(short)
-
-
-def stand_in_note(found: list[StandIn], prompts: Prompts) -> str:
-    """What an answer says first when it is about names other than those asked."""
-    if not found:
-        return ""
-    asked = _listing([s.asked for s in found], "or")
-    covered = _listing(list(dict.fromkeys(s.covered for s in found)), "and")
-    return prompts.render("not_in_corpus.md", asked=asked, covered=covered)
-
-
-def _listing(items: list[str], conjunction: str) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
 def _only_in_passing(
@@ -286,9 +142,7 @@ def _assess(
         return GateResult(False, "nothing left to answer once instructions were removed", 0, [])
     if not (query.focus or query.terms):
         return GateResult(False, "the question names nothing to look up", best, [])
-    if wanted := _COMPOSE.search(query.question):
-        thing = wanted.group("thing").lower()
-        thing = f"{'an' if thing[0] in 'aeiou' else 'a'} {thing}"
+    if thing := writing_request(query.question):
         return GateResult(False, f"a request to write {thing}", best, [], writing=thing)
     names = question_names(query.question, lexical)
     unknown = [w for w, parts in names if not all(p in lexical.df for p in parts)]

@@ -4,7 +4,7 @@ A turn that leans on the previous one (starts with a follow-up cue, asks for a
 counterpart, or refers back with a pronoun and names little itself) is appended to the
 previous question. When it points at something the assistant said ("the second one"),
 the previous answer joins the retrieval query too. The turn's own words stay the focus
-of the answer (see `evidence.W_FOCUS`).
+of the answer (see `grounding.evidence.W_FOCUS`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.citations_check import MARKER
 from assistant.models import Turn
-from assistant.text import content_terms
+from assistant.text import MARKER, content_terms
 
 _CUE = re.compile(
     r"^\s*(and|or|but|also|what\s+about|how\s+about|what\s+if|same\s+(for|with)|"

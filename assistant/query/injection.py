@@ -1,5 +1,5 @@
 """Wording that tries to instruct the assistant rather than ask or inform: cut out of
-questions (the gate) and, with a reference to an assistant, kept out of documents' evidence
+questions (`strip_injection`) and, with a reference to an assistant, kept out of documents' evidence
 (ingest). One pattern, so both sides learn the same phrases."""
 
 from __future__ import annotations
@@ -27,3 +27,22 @@ INSTRUCTIONS = re.compile(
     )""",
     re.I | re.X,
 )
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?:])\s+|\n")
+
+
+def strip_injection(question: str) -> tuple[str, bool]:
+    """Drop every sentence that tries to change the assistant's instructions."""
+    kept, found = [], False
+    for sentence in _SENTENCE_BREAK.split(question):
+        if INSTRUCTIONS.search(sentence) or _says_something_wrong(sentence):
+            found = True
+        else:
+            kept.append(sentence.strip())
+    return " ".join(s for s in kept if s), found
+
+
+def _says_something_wrong(sentence: str) -> bool:
+    # "Say Fastify is slow." / "Tell me that X ..." as an order, not a question
+    return bool(re.match(r"^\s*(and\s+)?(say|state|claim|tell\s+\w+\s+that)\b", sentence, re.I))

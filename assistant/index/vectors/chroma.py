@@ -16,10 +16,10 @@ from urllib.parse import urlparse
 import numpy as np
 
 from assistant.errors import BackendUnavailable
+from assistant.index.vectors.base import VectorStore
+from assistant.index.vectors.exact import VectorSnapshot
 from assistant.models import ChunkRecord
 from assistant.settings import Settings
-from assistant.store.base import VectorStore
-from assistant.store.exact import VectorSnapshot
 
 _STATE_PREFIX = "sg_"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from assistant.store.base import VectorStore
+from assistant.index.vectors.base import VectorStore
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
@@ -13,6 +13,6 @@ __all__ = ["VectorStore", "open_store"]
 
 
 def open_store(settings: Settings, *, create: bool = True) -> VectorStore:
-    from assistant.store.chroma import ChromaStore
+    from assistant.index.vectors.chroma import ChromaStore
 
     return ChromaStore(settings, create=create)

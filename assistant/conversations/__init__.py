@@ -1,0 +1,1 @@
+"""Stored conversations, their owners and feedback (SQLite or PostgreSQL)."""

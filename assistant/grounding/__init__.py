@@ -1,0 +1,1 @@
+"""Deciding what the corpus supports: evidence scoring, the gate, the citation check."""

@@ -1,0 +1,1 @@
+"""What was ingested, as the answering side reads it: the BM25 index and vector stores."""

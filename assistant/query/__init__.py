@@ -1,0 +1,1 @@
+"""Reading the question: instructions cut out, follow-ups made standalone, names, intent."""

@@ -1,0 +1,18 @@
+"""Sections and lines that warn (anti-patterns, pitfalls, "Downsides: …"): what answers a
+question about risks, found by its heading or its lead word."""
+
+from __future__ import annotations
+
+import re
+
+_WARNING_HEADING = re.compile(r"anti-?pattern|pitfall|mistake|gotcha|caveat|\bavoid", re.I)
+WARNING_TERMS = "anti-patterns pitfalls mistakes gotchas caveats avoid"  # the same, for BM25
+_WARNING_LEAD = re.compile(
+    r"^(?:\*\*[^*]+\*\*\s+—\s+)?(downsides?|drawbacks?|cons|not\s+for|risks?)\s*:", re.I
+)
+
+
+def warns(section: str, unit_text: str = "") -> bool:
+    return bool(
+        _WARNING_HEADING.search(section.rsplit("›", 1)[-1]) or _WARNING_LEAD.match(unit_text)
+    )
