@@ -13,6 +13,7 @@ from assistant.models import Turn
 CATEGORIES = (
     "factual", "recommendation", "comparison", "anti_patterns", "decision_tree_checklist",
     "multi_turn", "paraphrase_typos", "false_premise", "out_of_scope", "prompt_injection",
+    "uncovered_subject",
 )  # fmt: skip
 
 
@@ -25,11 +26,12 @@ class Case:
     id: str
     category: str
     question: str
-    refuse: bool
+    refuse: bool | None  # None: refused, or answered with `uncovered` flagged, both pass
     facts: list[list[str]] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
     forbidden: list[str] = field(default_factory=list)
     history: list[Turn] = field(default_factory=list)
+    uncovered: list[str] = field(default_factory=list)  # names the corpus never covers
     where: str = ""
 
 
@@ -59,19 +61,21 @@ def _case(raw: object, category: str, where: str) -> Case:
         raise CaseError(f"{where}: case {cid}: `question` must be a non-empty string")
     if not isinstance(expect, dict):
         raise CaseError(f"{where}: case {cid}: `expect` must be a mapping")
-    unknown = set(expect) - {"refuse", "facts", "sections", "forbidden", "__line__"}
+    unknown = set(expect) - {"refuse", "facts", "sections", "forbidden", "uncovered", "__line__"}
     if unknown:
         raise CaseError(f"{where}: case {cid}: unknown expect keys {sorted(unknown)}")
-    refuse = expect.get("refuse")
-    if not isinstance(refuse, bool):
+    refuse, uncovered = expect.get("refuse"), expect.get("uncovered")
+    if uncovered is not None and not (_strings(uncovered) and uncovered):
+        raise CaseError(f"{where}: case {cid}: `expect.uncovered` must be a list of names")
+    if not isinstance(refuse, bool) and not (refuse is None and uncovered):
         raise CaseError(f"{where}: case {cid}: `expect.refuse` must be true or false")
     facts = expect.get("facts") or []
     if not isinstance(facts, list) or not all(_strings(g) and g for g in facts):
         raise CaseError(f"{where}: case {cid}: `expect.facts` must be a list of phrase lists")
-    for key in ("sections", "forbidden"):
+    for key in ("sections", "forbidden", "uncovered"):
         if expect.get(key) is not None and not _strings(expect[key]):
             raise CaseError(f"{where}: case {cid}: `expect.{key}` must be a list of strings")
-    if not refuse and not facts:
+    if refuse is False and not facts:
         raise CaseError(f"{where}: case {cid}: an answerable case needs `expect.facts`")
     if refuse and (facts or expect.get("sections")):
         raise CaseError(f"{where}: case {cid}: a refusal case has no facts or sections")
@@ -90,6 +94,7 @@ def _case(raw: object, category: str, where: str) -> Case:
         id=cid, category=category, question=question, refuse=refuse,
         facts=[[p for p in g] for g in facts], sections=list(expect.get("sections") or []),
         forbidden=list(expect.get("forbidden") or []), history=history, where=where,
+        uncovered=list(uncovered or []),
     )  # fmt: skip
 
 

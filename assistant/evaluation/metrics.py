@@ -62,6 +62,7 @@ class CaseResult:
     supported: int = 0
     support_checked: int = 0
     refusal_ok: bool = True
+    unflagged: list[str] = field(default_factory=list)  # uncovered names answered as covered
     retrieved_sections: list[str] = field(default_factory=list)
     words: int = 0
     latency_ms: float = 0.0
@@ -96,10 +97,17 @@ def score_case(case: Case, answer: Answer) -> CaseResult:
     text = normalise(_MARK.sub("", answer.answer))
     r.words = len(_MARK.sub("", answer.answer).split())
     r.latency_ms = float(answer.timings_ms.get("total", 0.0))
-    r.refusal_ok = answer.refused == case.refuse
+    if case.refuse is None:  # either refused, or answered saying what is not covered
+        flagged = {u.lower() for u in answer.uncovered}
+        r.unflagged = [] if answer.refused else [
+            u for u in case.uncovered if u.lower() not in flagged
+        ]  # fmt: skip
+        r.refusal_ok = not r.unflagged
+    else:
+        r.refusal_ok = answer.refused == case.refuse
     r.retrieved_sections = [h["section"] for h in (answer.trace or {}).get("retrieved", [])]
     r.citations_valid = citation_validity(answer)
-    if not case.refuse:
+    if case.refuse is False or (case.refuse is None and not answer.refused):
         r.facts_total = len(case.facts)
         for group in case.facts:
             hit = next((p for p in group if normalise(p) in text), None)
@@ -129,6 +137,8 @@ def aggregate(results: list[CaseResult], k: int) -> dict[str, float | None]:
     inscope = [r for r in ok if not r.case.refuse and r.case.sections]
     ranks = [r.rank_of_expected(k) for r in inscope]
     refused_right = sum(1 for r in ok if r.case.refuse and r.answer.refused)
+    # A refusal is right where the case allows one (refuse true, or either way).
+    refused_allowed = sum(1 for r in ok if r.answer.refused and r.case.refuse is not False)
     refused = sum(1 for r in ok if r.answer.refused)
     should_refuse = sum(1 for r in ok if r.case.refuse)
     latencies = sorted(r.latency_ms for r in ok)
@@ -148,7 +158,7 @@ def aggregate(results: list[CaseResult], k: int) -> dict[str, float | None]:
         "citation_validity": _ratio(sum(r.citations_valid for r in ok), len(ok)),
         "citation_support": _ratio(sum(r.supported for r in ok),
                                    sum(r.support_checked for r in ok)),
-        "refusal_precision": _ratio(refused_right, refused),
+        "refusal_precision": _ratio(refused_allowed, refused),
         "refusal_recall": _ratio(refused_right, should_refuse),
         f"hit@{k}": _ratio(sum(any(x is not None for x in rk) for rk in ranks), len(ranks)),
         f"recall@{k}": _ratio(sum(sum(x is not None for x in rk) / len(rk) for rk in ranks),
@@ -159,6 +169,8 @@ def aggregate(results: list[CaseResult], k: int) -> dict[str, float | None]:
         "latency_p50_ms": statistics.median(latencies) if latencies else None,
         "latency_p95_ms": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
         if latencies else None,
+        "confident_wrong": sum(1 for r in ok if not r.answer.refused and (
+            r.case.refuse or r.unflagged)),
         "judge_faithfulness": _ratio(sum(judged_f), len(judged_f)),
         "judge_relevancy": _ratio(sum(judged_r), len(judged_r)),
         "degraded_rate": _ratio(sum(r.answer.degraded for r in ok), len(ok)) if llm else None,

@@ -8,13 +8,15 @@ from pathlib import Path
 from assistant.evaluation.runner import RunResult
 
 SHOWN = ("pass_rate", "fact_recall", "citation_validity", "citation_support",
-         "refusal_precision", "refusal_recall", "forbidden_rate", "hit@{k}", "recall@{k}", "mrr",
+         "refusal_precision", "refusal_recall", "confident_wrong", "forbidden_rate", "hit@{k}",
+         "recall@{k}", "mrr",
          "words_mean", "latency_p50_ms", "latency_p95_ms")  # fmt: skip
 
 
 SHORT = {"pass_rate": "pass", "fact_recall": "facts", "citation_validity": "cite ok",
          "citation_support": "support", "refusal_precision": "ref P", "refusal_recall": "ref R",
-         "forbidden_rate": "forbid", "words_mean": "words", "latency_p50_ms": "p50 ms",
+         "forbidden_rate": "forbid", "confident_wrong": "wrong", "words_mean": "words",
+         "latency_p50_ms": "p50 ms",
          "latency_p95_ms": "p95 ms", "judge_faithfulness": "faithful",
          "judge_relevancy": "relevancy", "degraded_rate": "degraded"}  # fmt: skip
 JUDGED = ("judge_faithfulness", "judge_relevancy")
@@ -24,6 +26,8 @@ OPTIONAL = ("degraded_rate", *JUDGED)  # shown when some run has them (LLM runs,
 def _fmt(value: float | None, name: str) -> str:
     if value is None:
         return "–"
+    if name == "confident_wrong":
+        return str(int(value))
     if name.endswith("_ms") or name.startswith("words"):
         return f"{value:.1f}"
     return f"{value:.3f}"
@@ -108,7 +112,10 @@ def to_markdown(runs: list[RunResult], misses: list[str]) -> str:
             if r.error:
                 reasons.append(f"error: {r.error}")
             if not r.refusal_ok:
-                reasons.append("should refuse" if r.case.refuse else "refused wrongly")
+                if r.unflagged:
+                    reasons.append(f"answered without saying it lacks {', '.join(r.unflagged)}")
+                else:
+                    reasons.append("should refuse" if r.case.refuse else "refused wrongly")
             reasons += [f"missing fact: {' / '.join(g)}" for g in r.missing_facts]
             reasons += [f"section not cited: {s}" for s in r.missing_sections]
             reasons += [f"forbidden claim: {f}" for f in r.forbidden_found]

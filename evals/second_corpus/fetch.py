@@ -1,0 +1,154 @@
+"""Build StackGuide's second eval corpus: the Markdown docs shipped in the fastify npm package.
+
+Usage: python evals/second_corpus/fetch.py [--dest DIR]
+
+Runs `npm pack fastify@VERSION` in a temp dir, extracts the tarball safely, and writes DEST
+(default ~/.cache/stackguide/corpora/fastify-VERSION/) holding the package's `docs/` folder
+(its Markdown files) plus a copy of the repo's bundled article. Idempotent: a marker file
+is written last, and a DEST that already has it is left alone. The last stdout line is
+the destination path. Exit 2 with a message if npm is missing or the pack/extraction
+fails. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path, PurePosixPath
+
+PACKAGE = "fastify"
+VERSION = "5.6.1"  # pinned; checked with `npm view fastify versions --json`
+MARKER = ".stackguide-corpus-complete"
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent  # evals/second_corpus/ -> repo
+ARTICLE = REPO_ROOT / "corpus" / "modern-backend-frameworks-2025.md"
+DEFAULT_DEST = Path.home() / ".cache" / "stackguide" / "corpora" / f"{PACKAGE}-{VERSION}"
+
+
+class FetchError(Exception):
+    pass
+
+
+def _npm_pack(workdir: Path) -> Path:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise FetchError("npm is not installed or not on PATH; it is needed to fetch the corpus")
+    spec = f"{PACKAGE}@{VERSION}"
+    try:
+        proc = subprocess.run(
+            [npm, "pack", spec, "--json", "--pack-destination", str(workdir)],
+            cwd=workdir, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FetchError(f"`npm pack {spec}` could not run: {exc}") from exc
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise FetchError(f"`npm pack {spec}` failed (exit {proc.returncode}):\n" + "\n".join(tail))
+    name = None
+    try:
+        info = json.loads(proc.stdout)
+        name = info[0]["filename"]
+    except (ValueError, LookupError, TypeError):
+        pass
+    tarballs = [workdir / name] if name else sorted(workdir.glob("*.tgz"))
+    tarballs = [t for t in tarballs if t.is_file()]
+    if not tarballs:
+        raise FetchError(f"`npm pack {spec}` produced no tarball in {workdir}")
+    return tarballs[0]
+
+
+def _safe_extract(tarball: Path, into: Path) -> None:
+    """Extract regular files and directories only; refuse absolute paths and `..`."""
+    try:
+        with tarfile.open(tarball, "r:gz") as tar:
+            for member in tar.getmembers():
+                path = PurePosixPath(member.name)
+                if (
+                    member.name.startswith(("/", "\\"))
+                    or path.is_absolute()
+                    or ".." in path.parts
+                    or "\\" in member.name
+                    or (path.parts and ":" in path.parts[0])  # e.g. C:foo
+                ):
+                    raise FetchError(f"refusing unsafe tar member path: {member.name!r}")
+                if not path.parts or path.parts == (".",):
+                    continue
+                if not (member.isfile() or member.isdir()):
+                    continue  # no links, devices or fifos
+                target = into.joinpath(*path.parts)
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                src = tar.extractfile(member)
+                if src is None:
+                    continue
+                with src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+    except (tarfile.TarError, OSError) as exc:
+        raise FetchError(f"cannot extract {tarball.name}: {exc}") from exc
+
+
+def build(dest: Path) -> Path:
+    dest = dest.expanduser().resolve()
+    if (dest / MARKER).is_file():
+        return dest
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise FetchError(
+            f"{dest} exists but is not a complete corpus (no {MARKER}); "
+            "remove it or choose another --dest"
+        )
+    if not ARTICLE.is_file():
+        raise FetchError(f"bundled article not found: {ARTICLE}")
+    with tempfile.TemporaryDirectory(prefix="stackguide-fastify-") as tmp:
+        work = Path(tmp)
+        tarball = _npm_pack(work)
+        unpacked = work / "unpacked"
+        unpacked.mkdir()
+        _safe_extract(tarball, unpacked)
+        docs = unpacked / "package" / "docs"
+        if not docs.is_dir():
+            raise FetchError(f"{tarball.name} has no package/docs/ folder")
+        # Assemble next to DEST, then swap in, so a half-built DEST never looks complete.
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        try:
+            for md in sorted(docs.rglob("*.md")):  # Markdown only: no svg/drawio images
+                target = staging / "docs" / md.relative_to(docs)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(md, target)
+            shutil.copy2(ARTICLE, staging / ARTICLE.name)
+            files = sorted(p for p in staging.rglob("*") if p.is_file())
+            size = sum(p.stat().st_size for p in files)
+            meta = {"package": PACKAGE, "version": VERSION, "files": len(files), "bytes": size}
+            (staging / MARKER).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+            if dest.exists():
+                dest.rmdir()  # empty (checked above)
+            os.replace(staging, dest)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dest", type=Path, default=DEFAULT_DEST,
+                        help=f"corpus folder to build (default: {DEFAULT_DEST})")  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        dest = build(args.dest)
+    except (FetchError, OSError) as exc:
+        print(f"fetch.py: error: {exc}", file=sys.stderr)
+        return 2
+    print(dest)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
