@@ -214,6 +214,7 @@ def _stream_answer(events):
     elif answer.degraded:
         click.echo("\n\n" + click.style(f"[degraded: {answer.degraded_reason}]", fg="yellow"))
     click.echo("")
+    _print_uncovered(answer)
     _print_sources(answer)
     return answer
 
@@ -232,7 +233,14 @@ def _print_answer(answer, as_json: bool) -> None:
     click.echo(answer.answer)
     if answer.degraded:
         click.echo(click.style(f"[degraded: {answer.degraded_reason}]", fg="yellow"))
+    _print_uncovered(answer)
     _print_sources(answer)
+
+
+def _print_uncovered(answer) -> None:
+    if answer.uncovered:
+        names = ", ".join(answer.uncovered)
+        click.echo(click.style(f"[not covered by the corpus: {names}]", fg="yellow"))
 
 
 def _print_sources(answer) -> None:

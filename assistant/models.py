@@ -110,6 +110,9 @@ class Answer:
     degraded: bool = False
     degraded_reason: str | None = None
     citations_removed: list[int] = field(default_factory=list)  # unknown [n] taken out
+    # What the question asks about that the corpus does not cover: the answer covers the
+    # rest and says so ("The corpus says nothing about Crystal").
+    uncovered: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

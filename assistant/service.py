@@ -19,6 +19,7 @@ from assistant.errors import ConfigError, IndexNotReady, InvalidQuestion
 from assistant.generators import Draft, Evidence, Generator, get_generator, resolve_backend
 from assistant.grounding.evidence import score_units
 from assistant.grounding.gate import assess
+from assistant.grounding.judges import RelevanceJudge, get_judge
 from assistant.index.lexical import LexicalIndex, generation_of
 from assistant.index.vectors.exact import ExactSearch
 from assistant.models import Answer, Hit, Turn
@@ -38,7 +39,14 @@ LOCAL_OWNER = "local"
 
 
 class Assistant:
-    def __init__(self, settings: Settings | None = None, *, store=None, embedder=None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store=None,
+        embedder=None,
+        judge: RelevanceJudge | None = None,
+    ) -> None:
         self.settings = settings or load_settings()
         self.prompts = Prompts(self.settings.prompts_dir)
         self._store = store
@@ -49,6 +57,7 @@ class Assistant:
         self._records = RecordCache()
         self._corpus = None  # what the agent's tools read; reset with the index
         self._generators: dict[str, Generator] = {}
+        self._judge: RelevanceJudge | None = judge
         self._lock = threading.RLock()  # backends open once, even under concurrent requests
 
     # -- lazily opened backends -------------------------------------------------------------
@@ -232,6 +241,14 @@ class Assistant:
                 self._generators[name] = get_generator(name, self.settings, self.prompts)
             return self._generators[name]
 
+    @property
+    def judge(self) -> RelevanceJudge:
+        """The relevance judge the gate asks (`settings.relevance_judge`), made once."""
+        with self._lock:
+            if self._judge is None:
+                self._judge = get_judge(self.settings, self.prompts)
+            return self._judge
+
     def ask(self, question: str, history: Sequence[Turn] = (), **options: Any) -> Answer:
         run = self.events(question, history, **options)
         while True:
@@ -295,9 +312,7 @@ class Assistant:
 
         t = time.perf_counter()
         units = score_units(query, hits, lexical)
-        verdict = assess(
-            query, units, lexical, self.settings.min_evidence, self.settings.strong_evidence
-        )
+        verdict = assess(query, units, lexical, self.judge)
         # The gate decides before any LLM call: an out-of-scope question never reaches a
         # model as something to answer.
         draft, streamed = None, False
@@ -342,6 +357,7 @@ class Assistant:
             degraded=draft.degraded_reason is not None,
             degraded_reason=draft.degraded_reason,
             citations_removed=draft.citations_removed,
+            uncovered=[] if refused else verdict.uncovered,
         )
         if not streamed:  # written whole: sent in pieces so every edge streams alike
             yield "citations", [asdict(c) for c in answer.citations]
@@ -412,6 +428,9 @@ def _trace(hits, verdict, injected: bool, rewritten_by: str | None, draft: Draft
             "reason": verdict.reason,
             "best": round(verdict.best, 4),
             "unknown": verdict.unknown,
+            "uncovered": verdict.uncovered,
+            "judge": verdict.judge,
+            "probability": None if verdict.probability is None else round(verdict.probability, 4),
         },
         "instructions_removed": injected,
         "rewrite": rewritten_by,

@@ -132,15 +132,29 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         1000, ge=10, description="Longer questions are rejected with a clear error."
     )
-    min_evidence: float = Field(
-        0.3,
-        description="Grounding gate: the best evidence sentence must reach this relevance "
-        "(cosine + rare-term overlap), or the answer is a refusal.",
+    relevance_judge: Literal["features", "llm", "cross-encoder"] = Field(
+        "features",
+        description="Who judges whether a passage answers the question (the grounding gate): "
+        "`features` (offline: meaning, rare-term and subject coverage, spread; fitted "
+        "weights), `llm` (the configured OpenAI-compatible endpoint rates each passage) or "
+        "`cross-encoder` (a model on disk, `cross_encoder_path`).",
     )
-    strong_evidence: float = Field(
-        0.75,
-        description="Grounding gate: relevance needed when the question names something "
-        "the corpus never mentions (e.g. Rails, Kafka).",
+    calibration_file: Path = Field(
+        REPO_ROOT / "assistant" / "grounding" / "calibration.json",
+        description="Fitted weights and thresholds of the relevance judges, written by "
+        "`stackguide eval --calibrate`.",
+    )
+    relevance_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Probability from which a passage counts as answering the question; "
+        "unset: the calibrated threshold of the judge in use.",
+    )
+    cross_encoder_path: Path | None = Field(
+        None,
+        description="Folder of a sentence-transformers CrossEncoder model (for "
+        "`relevance_judge=cross-encoder`); loaded by path, never downloaded.",
     )
     llm_base_url: str | None = Field(
         None,

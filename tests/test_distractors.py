@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from assistant.grounding.evidence import ScoredUnit, score_units
-from assistant.grounding.gate import assess
+from assistant.grounding.gate import assess, leading
+from assistant.grounding.judges.fake import FixedJudge
+from assistant.grounding.signals import gather_signals
 from assistant.index.lexical import LexicalIndex
 from assistant.models import ChunkRecord, Hit, Turn
 from assistant.query.intent import asks_caution, make_query
@@ -158,7 +160,10 @@ def test_an_opening_name_gets_its_own_section_cited(mixed: Assistant) -> None:
 
 
 def test_a_question_about_risks_is_answered_by_the_nearest_warning(mixed: Assistant) -> None:
-    answer = mixed.ask(
+    # Which passage answers, not whether: the relevance judge is held at "relevant".
+    believing = Assistant(mixed.settings, store=mixed.store, embedder=mixed.embedder,
+                          judge=FixedJudge(1.0))  # fmt: skip
+    answer = believing.ask(
         "Is it OK to skip validating incoming requests and let the handlers cope with bad input?"
     )
     assert not answer.refused, answer.answer
@@ -180,7 +185,7 @@ def test_asking_about_risks_does_not_count_as_evidence(mixed: Assistant) -> None
     boosted = [u for u in units if u.boost]
     assert len(boosted) == 1 and "connection storm" in boosted[0].text
     assert units[0] is boosted[0]  # it leads the answer …
-    verdict = assess(query, units, lexical, min_evidence=0.3, strong_evidence=0.75)
+    verdict = assess(query, units, lexical, mixed.judge)
     assert verdict.best == pytest.approx(max(u.score - u.boost for u in units))  # … unaided
     assert mixed.ask("Is it a good idea to give our Kafka topics three partitions?").refused
 
@@ -193,9 +198,11 @@ def test_a_request_to_write_something_is_refused_however_well_it_matches(
     assert answer.trace["gate"]["reason"] == "a request to write a message"
     assert answer.answer.startswith("StackGuide doesn't write a message for you"), answer.answer
     # Writing code or handling of one's own is a question, not a request for prose.
-    assert not mixed.ask(
-        "We'd like to write our own login, session and password handling. Good idea?"
-    ).refused
+    own = mixed.ask(
+        "We'd like to write our own login, session and password handling. Good idea?",
+        trace=True,
+    )
+    assert not own.trace["gate"]["reason"].startswith("a request to write"), own.trace["gate"]
 
 
 def test_an_index_saved_before_sources_were_recorded_is_rebuilt(
@@ -320,10 +327,10 @@ def test_a_name_met_only_in_passing_and_alone_is_refused(mixed: Assistant) -> No
     query = make_query(question, question, vector, vector, lexical)
     units = score_units(query, hits, lexical)
     assert "Australia" in units[0].text  # the name is in the passage an answer leads with
-    verdict = assess(query, units, lexical, min_evidence=0.3, strong_evidence=0.75)
-    assert 0.3 <= verdict.best < 0.75  # neither too weak nor strong enough on its own
+    verdict = assess(query, units, lexical, mixed.judge)
     assert not verdict.ok
-    assert verdict.reason == "the corpus mentions Australia only in passing"
+    evidence = leading(units)
+    assert gather_signals(query, evidence, evidence[0], lexical, 1.0, set(), evidence).passing
 
 
 @pytest.mark.parametrize(
@@ -381,7 +388,7 @@ def test_passages_sharing_one_word_each_with_the_question_are_no_answer(mixed: A
     # "raw-speed" (Fastify, Gin) and "Macro-light" (Axum) each hold one of its words.
     answer = mixed.ask("What is the speed of light?", trace=True)
     assert answer.refused, answer.answer
-    assert answer.trace["gate"]["reason"] == "each passage shares a single word with the question"
+    assert answer.trace["gate"]["probability"] < mixed.judge.threshold
     # A passage holding two of them answers, however loosely it is worded.
     assert not mixed.ask("raw speed of Fastify?").refused
 
@@ -409,20 +416,19 @@ def test_leading_passages_scattered_over_documents_are_a_patchwork() -> None:
     lexical = LexicalIndex.build([u.hit.chunk for u in units])
     vector = np.zeros(3)
 
-    def verdict(units: list[ScoredUnit], question: str = question, standalone: str = question):
+    def spread(units: list[ScoredUnit], question: str = question, standalone: str = question):
         query = make_query(question, standalone, vector, vector, lexical)
-        return assess(query, units, lexical, min_evidence=0.3, strong_evidence=0.75)
+        evidence = leading(units)
+        return gather_signals(query, evidence, evidence[0], lexical, 1.0, set(), evidence).spread
 
-    scattered = verdict(units)
-    assert not scattered.ok
-    assert scattered.reason == "the passages found are scattered over 3 documents, none about it"
-    # Any one of these makes it an answer: a passage holding half the question, …
+    assert spread(units) == 3
+    # Any one of these makes it no patchwork: a passage holding half the question, …
     half = [*units[:2], _unit("booking.html", "x", 0.40, 0.6, {"room", "air", "temperature"})]
-    assert verdict(half).ok
+    assert spread(half) == 0
     # … the third document trailing further behind, …
-    assert verdict([*units[:2], _unit("booking.html", "x", 0.30, 0.42, {"room"})]).ok
+    assert spread([*units[:2], _unit("booking.html", "x", 0.30, 0.42, {"room"})]) == 2
     # … or a follow-up, which draws on the earlier topic's places by design.
-    assert verdict(units, "and at room temperature?", question).ok
+    assert spread(units, "and at room temperature?", question) == 0
 
 
 def test_a_lowercase_word_is_a_name_when_the_corpus_writes_it_capitalised(tmp_path: Path) -> None:

@@ -8,13 +8,17 @@ import click
 
 from assistant.settings import REPO_ROOT
 
+SECOND_CORPUS_TUNE = REPO_ROOT / "evals" / "second_corpus" / "tune"
+
 
 @click.command("eval")
 @click.option(
     "--dataset",
+    "datasets",
     type=click.Path(exists=True, path_type=Path),
-    default=REPO_ROOT / "evals" / "cases",
-    show_default=True,
+    multiple=True,
+    help="Case files or folders [default: evals/cases; with --calibrate: evals/cases and "
+    "evals/second_corpus/tune]. A folder with a dataset.toml is asked of its own corpus.",
 )
 @click.option(
     "--backend",
@@ -55,22 +59,49 @@ from assistant.settings import REPO_ROOT
     default=True,
     help="Exit non-zero when a metric misses its bound; --no-gate only reports (the held-out set).",
 )
+@click.option(
+    "--calibrate",
+    is_flag=True,
+    help="Fit the relevance judge's weights and threshold on the datasets' cases, report "
+    "them on cross-validation folds, and write them to the calibration file.",
+)
 @click.pass_context
-def eval_command(ctx: click.Context, dataset: Path, backend: str | None, retriever: str | None,
-                 k: int | None, report: Path, thresholds: Path, ablation: bool,
-                 category: tuple[str, ...], judge: bool | None, gate: bool) -> None:  # fmt: skip
+def eval_command(ctx: click.Context, datasets: tuple[Path, ...], backend: str | None,
+                 retriever: str | None, k: int | None, report: Path, thresholds: Path,
+                 ablation: bool,
+                 category: tuple[str, ...], judge: bool | None, gate: bool,
+                 calibrate: bool) -> None:  # fmt: skip
     """Score answers against the expected ones in evals/cases."""
     from assistant.cli import _assistant, _fail
     from assistant.errors import StackGuideError
     from assistant.evaluation.cases import load_dataset
+    from assistant.evaluation.datasets import Dataset
     from assistant.evaluation.report import print_tables, write_reports
     from assistant.evaluation.runner import below_thresholds, load_thresholds, run_cases
 
+    if calibrate:
+        from assistant.evaluation.calibrate_command import run_calibration
+
+        paths = list(datasets) or [REPO_ROOT / "evals" / "cases", SECOND_CORPUS_TUNE]
+        try:
+            run_calibration(_assistant(ctx).settings, paths, category)
+        except StackGuideError as exc:
+            raise _fail(exc) from exc
+        return
+    if len(datasets) > 1:
+        raise click.UsageError("give one --dataset (several only with --calibrate)")
+    dataset = datasets[0] if datasets else REPO_ROOT / "evals" / "cases"
     try:
         cases = load_dataset(dataset)
         if category:
             cases = [c for c in cases if c.category in category]
         assistant = _assistant(ctx)
+        source = Dataset.at(dataset)
+        if source.corpus_command is not None:  # its own corpus and index
+            from assistant.service import Assistant
+
+            assistant = Assistant(source.settings(assistant.settings))
+            assistant.ingest()  # incremental: only what changed since the last run
         k = k or assistant.settings.top_k
         assistant.ready()
         if ablation:

@@ -40,9 +40,10 @@ class ScoredUnit:
     focus: float
     score: float
     boost: float = 0.0  # the part of `score` owed to the question's intent, not evidence
+    warning: bool = False  # the warning nearest a question that asks about risks
 
 
-def _share(
+def share(
     terms: list[str], have: set[str], lexical: LexicalIndex, known_only: bool = False
 ) -> float:
     """idf-weighted share of the question's terms that a unit has.
@@ -88,9 +89,9 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
         for i, (unit, (terms, subject, heading)) in enumerate(
             zip(rec.units, _unit_terms(rec), strict=True)
         ):
-            lex = _share(query.terms, terms, lexical)
+            lex = share(query.terms, terms, lexical)
             focus = (
-                _share(query.focus, terms, lexical, known_only=True)
+                share(query.focus, terms, lexical, known_only=True)
                 if query.focus != query.terms
                 else 0.0
             )
@@ -111,6 +112,7 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
                     lex,
                     focus,
                     score,
+                    boost=want,  # what the question's intent adds ranks; it is not evidence
                 )
             )
     if query.caution:
@@ -122,6 +124,7 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
         )
         if warning is not None:
             warning.score += W_CAUTION
-            warning.boost = W_CAUTION
+            warning.boost += W_CAUTION
+            warning.warning = True
     out.sort(key=lambda u: -u.score)
     return out

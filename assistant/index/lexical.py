@@ -37,6 +37,8 @@ _PAIR = re.compile(r"\b([A-Za-z]{2,12})[ -]([A-Za-z]{1,6})\b")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+")
 # What precedes the first word of a sentence, a heading or a list item.
 _OPENER = re.compile(r"(?:^|[.!?:;>|#\n])[\s*_`\"'(\[-]*$")
+# Code (fenced blocks, `inline`): identifiers there are lowercase whatever the prose says.
+_CODE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`", re.S)
 PROPER_SHARE = 0.8  # capitalised at least this often mid-sentence: a name ("Hono", "Canada")
 # A name as written ("Next.js", "NestJS", "Go") and a version ("v3", "3.13", "2.x", "1.22+").
 NAME = re.compile(r"[A-Za-z][\w.+#/-]*[\w+#]")
@@ -154,10 +156,11 @@ class LexicalIndex:
             for unit in rec.units:
                 subjects |= subject_terms(rec.section, unit["text"])
             _names_and_versions(rec, forms, versions)
-            for m in _WORD.finditer(rec.text):
+            prose = _CODE.sub(" ", rec.text)
+            for m in _WORD.finditer(prose):
                 word = m.group(0)
                 # ALL CAPS says little: code constants (A_STANDOUT) as often as acronyms.
-                if word.isupper() or _OPENER.search(rec.text, max(0, m.start() - 8), m.start()):
+                if word.isupper() or _OPENER.search(prose, max(0, m.start() - 8), m.start()):
                     continue
                 term = stem(word.lower())
                 seen[term] += 1

@@ -121,10 +121,10 @@ def stand_in_note(found: list[StandIn], prompts: Prompts) -> str:
     """What an answer says first when it is about names other than those asked."""
     if not found:
         return ""
-    asked = _listing([s.asked for s in found], "or")
-    covered = _listing(list(dict.fromkeys(s.covered for s in found)), "and")
+    asked = listing([s.asked for s in found], "or")
+    covered = listing(list(dict.fromkeys(s.covered for s in found)), "and")
     return prompts.render("not_in_corpus.md", asked=asked, covered=covered)
 
 
-def _listing(items: list[str], conjunction: str) -> str:
+def listing(items: list[str], conjunction: str) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {conjunction} {items[-1]}"

@@ -49,6 +49,11 @@ class AnswerOut(BaseModel):
         "or a citation did not check out): this is the extractive answer instead.",
     )
     degraded_reason: str | None = Field(None, description="Why the answer is degraded.")
+    uncovered: list[str] = Field(
+        [],
+        description='What the question asks about that the corpus does not cover ("Crystal"): '
+        "the answer covers the rest and says so first.",
+    )
     citations_removed: list[int] = Field(
         [], description="[n] markers the LLM wrote that matched no retrieved passage (removed)."
     )

@@ -32,6 +32,10 @@ def answer_message(answer: dict[str, Any], feedback_key: str | None) -> Message:
     """The whole reply. A refusal gets no sources block: there is nothing it stands on."""
     citations = [] if answer.get("refused") else answer.get("citations") or []
     tail: list[dict] = []
+    if uncovered := [] if answer.get("refused") else answer.get("uncovered") or []:
+        names = ", ".join(escape(str(u)) for u in uncovered)
+        tail.append({"type": "context", "elements": [
+            _mrkdwn(_cut(f":warning: Not covered by the corpus: {names}", MAX_TEXT))]})  # fmt: skip
     if citations:
         tail.append(_sources(citations))
     if feedback_key:

@@ -1,0 +1,74 @@
+"""Question-level signals of how well the evidence found fits the question: what the
+relevance judges read beside each passage (`Signals`). None decides alone: each was a
+rule once, and is now a feature whose weight is fitted on labelled cases."""
+
+from __future__ import annotations
+
+from assistant.grounding.evidence import ScoredUnit, share
+from assistant.grounding.judges.base import Signals
+from assistant.grounding.support import NEARLY_AS_GOOD, only_in_passing
+from assistant.index.lexical import LexicalIndex
+from assistant.query.intent import Query
+from assistant.query.names import question_names
+
+# Cosine of the leading passage below which matching one question word is not enough.
+MIN_LEAD_MEANING = 0.25
+
+
+def gather_signals(
+    query: Query,
+    evidence: list[ScoredUnit],
+    lead: ScoredUnit | None,
+    lexical: LexicalIndex,
+    subjects_supported: float,
+    subject_terms: set[str],
+    judged: list[ScoredUnit],
+) -> Signals:
+    names = question_names(query.question, lexical)
+    # What the question asks about its subjects: "default body limit" of "Fastify". A
+    # passage naming the subject but none of that answers another question about it.
+    rest = [t for t in query.focus if t not in subject_terms]
+    chunk_terms: dict[str, set[str]] = {}
+    for u in evidence:
+        chunk_terms.setdefault(u.hit.chunk.id, set()).update(u.terms)
+    unknown = [w for w, parts in names if not all(p in lexical.df for p in parts)]
+    best = lead.score - lead.boost if lead else 0.0
+    return Signals(
+        names_unknown=len(unknown) / len(names) if names else 0.0,
+        passing=bool(only_in_passing(names, query, evidence, lexical)),
+        one_word=lead is not None and _one_word_at_a_time(query, evidence, lead),
+        spread=_patchwork(query, evidence, best),
+        subjects_supported=subjects_supported,
+        follow_up=query.standalone != query.question,
+        rest=[
+            (share(rest, u.terms, lexical), share(rest, chunk_terms[u.hit.chunk.id], lexical))
+            if rest
+            else (1.0, 1.0)
+            for u in judged
+        ],
+    )
+
+
+def _one_word_at_a_time(query: Query, evidence: list[ScoredUnit], lead: ScoredUnit) -> bool:
+    """ "What is the speed of light?" against "raw-speed" and "Macro-light": no passage
+    holds two of the question's words, and the one leading the answer is far from it in
+    meaning. Either alone is common in a right answer (paraphrases, short follow-ups)."""
+    terms = query.focus  # words the corpus lacks count: "bake sourdough bread" is three
+    if len(terms) < 2:
+        return False
+    return lead.sem < MIN_LEAD_MEANING and all(
+        sum(t in u.terms for t in terms) < 2 for u in evidence
+    )
+
+
+def _patchwork(query: Query, evidence: list[ScoredUnit], best: float) -> int:
+    """How many documents the leading passages come from, when none of them holds even
+    half of the question ("speed of sound": an audio device's sample rate, a beep's
+    frequency, a table of contents). 0 when the spread says nothing: a follow-up or a
+    question about risks draws on several places by design."""
+    if query.caution or query.standalone != query.question or not evidence:
+        return 0
+    if max(u.lex for u in evidence) >= 0.5:
+        return 0
+    near = [u for u in evidence if u.score - u.boost >= best - NEARLY_AS_GOOD]
+    return len({u.hit.chunk.source for u in near})

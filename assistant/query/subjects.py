@@ -1,0 +1,183 @@
+"""The subjects of a question: every language, framework, tool or product it asks about or
+constrains by ("Which ORM pairs well with Gleam?" → Gleam; "kafka or nats?" → both).
+
+A subject is
+- a name as `question_names` reads it (capitalised mid-sentence, inner capitals or digits,
+  ALL CAPS, dotted, or written capitalised by the corpus), or a sentence's first word the
+  corpus writes as a name ("Quarkus native on …");
+- a name with a symbol ("F#", "C++", ".NET");
+- an alternative offered in a choice ("X or Y", "X vs Y", "X + Y", "X instead of Y") when
+  either side is a name or a word English rarely uses that the corpus lacks ("redis or
+  memcached", "gin or beego"): offered alternatives are what a choice is about, whatever
+  their case; a rare word alone ("deps", "prod") is jargon as often as a tool;
+- any other word the corpus lacks that English almost never uses ("netlify", "koyeb").
+Names next to each other are one subject ("Azure Functions", "Dart Frog").
+
+Whether the corpus covers a subject is the corpus' own vocabulary; whether English uses a
+word is a word-frequency prior (wordfreq), never a list of tools. A misspelt name is read
+as the corpus name it is close to ("fastfy"), never as a common word ("rollbar" is not
+"rollback").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from assistant.index.lexical import LexicalIndex, name_key
+from assistant.query.names import question_names
+from assistant.text import QUESTION_WORDS, STOPWORDS, stem, words
+
+# Zipf scale: 3 is once per million words of English, 2 once per ten million.
+CHOICE_ZIPF = 3.3  # rarer than this, a word offered as a choice the corpus lacks is a name
+ALONE_ZIPF = 2.0  # rarer than this, a word the corpus lacks is a name wherever it stands
+_SYMBOL_NAME = re.compile(r"(?<![\w.#+])(?:[A-Za-z]{1,3}(?:#|\+\+)|\.[A-Z][A-Za-z]+)(?![\w#+])")
+_TERM = re.compile(r"[A-Za-z][\w.+#-]*[\w+#]|[A-Za-z]")
+_CHOICE = re.compile(
+    rf"(?P<a>{_TERM.pattern})\s*(?:,?\s+or\s+|\s+vs\.?\s+|\s+versus\s+|\s*\+\s*"
+    rf"|\s+instead\s+of\s+)(?P<b>{_TERM.pattern})",
+    re.I,
+)
+_OPENER = re.compile(r"(?:^|[.!?:;]\s+)$")
+
+
+@dataclass(frozen=True)
+class Subject:
+    written: str  # as the question writes it: "Gleam", "kafka", "F#"
+    parts: tuple[str, ...]  # its stemmed terms, misspelt names corrected
+    known: bool  # the corpus mentions it somewhere
+    start: int = 0  # where the question writes it
+
+    def corpus_name(self, lexical: LexicalIndex) -> bool:
+        """The corpus writes it as a name (Fastify, Spring Boot), not only as a word or an
+        acronym (ORM, API, REST): something an answer can be about."""
+        return self.known and any(p in lexical.proper for p in self.parts)
+
+
+@lru_cache(maxsize=50_000)
+def english_zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en")
+
+
+def question_subjects(question: str, lexical: LexicalIndex) -> list[Subject]:
+    spans: dict[int, tuple[int, str, list[str]]] = {}  # start → (end, written, parts)
+
+    def add(start: int, written: str, parts: list[str]) -> None:
+        end = start + len(written)
+        if parts and not any(s <= start < e or start <= s < end for s, (e, _, _) in spans.items()):
+            spans[start] = (end, written, parts)
+
+    for m in _SYMBOL_NAME.finditer(question):
+        # Index terms drop symbols ("F#" is "f"): the corpus covers such a name only where
+        # it writes it so; otherwise the name is its own term, one no passage has.
+        key = name_key(m.group(0))
+        known = bool(key) and lexical.form(key).lower() == m.group(0).lower()
+        add(m.start(), m.group(0), key.split() if known else [m.group(0).lower()])
+    named = {w for w, _ in question_names(question, lexical)}
+    for m in _TERM.finditer(question):
+        word, parts = m.group(0), _terms(m.group(0), lexical)
+        if parts is None:
+            continue
+        opener = bool(_OPENER.search(question[: m.start()]))
+        corpus_name = word[0].isupper() and all(p in lexical.proper for p in parts)
+        unknown = not all(p in lexical.df for p in parts)
+        shouted = word.isupper() and english_zipf(word.lower()) >= CHOICE_ZIPF  # "SYSTEM"
+        if (
+            (word in named and len(word) > 2 and not shouted)
+            or (opener and corpus_name)
+            or (
+                unknown
+                and word.isalpha()
+                and english_zipf(word.lower()) < ALONE_ZIPF
+                and not _misspelt_word(word.lower(), lexical)
+                and not _derived_word(word.lower(), lexical)
+            )
+        ):
+            add(m.start(), word, parts)
+    for m in _CHOICE.finditer(question):
+        sides = [(m.start(s), m.group(s), _terms(m.group(s), lexical)) for s in ("a", "b")]
+        if any(parts is None for _, _, parts in sides):
+            continue
+        if any(
+            w in named or (_lacks(parts, lexical) and english_zipf(w.lower()) < CHOICE_ZIPF)
+            for _, w, parts in sides
+        ):
+            for start, w, parts in sides:
+                add(start, w, parts)
+    return _joined(question, [spans[s] for s in sorted(spans)], lexical)
+
+
+def _joined(
+    question: str, found: list[tuple[int, str, list[str]]], lexical: LexicalIndex
+) -> list[Subject]:
+    """Adjacent names as one subject: "Azure Functions", "Spring Boot"."""
+    out: list[Subject] = []
+    for end, written, parts in found:
+        start = end - len(written)
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and question[prev.start + len(prev.written) : start] == " "
+            and prev.written[0].isupper()
+            and written[0].isupper()
+        ):
+            parts = [*prev.parts, *parts]
+            written = f"{prev.written} {written}"
+            start = prev.start
+            out.pop()
+        out.append(Subject(written, tuple(parts), not _lacks(parts, lexical), start))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    from wordfreq import top_n_list
+
+    return frozenset(w for w in top_n_list("en", 50_000) if w.isalpha())
+
+
+def _misspelt_word(word: str, lexical: LexicalIndex) -> bool:
+    """ "limt", "shuold": one slip (a letter dropped, added, changed or swapped) away from
+    a common English word or a word of the corpus; a name is not ("netlify", "koyeb")."""
+    if len(word) < 4:
+        return False
+    common = _common_words()
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    edits = {a + b[1:] for a, b in splits if b}
+    edits |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    edits |= {a + c + b[1:] for a, b in splits if b for c in letters}
+    edits |= {a + c + b for a, b in splits for c in letters}
+    edits.discard(word)
+    return any(e in common or stem(e) in lexical.df for e in edits)
+
+
+# Endings English derives words with: "dockerized" is about Docker, "retryable" retries.
+_SUFFIXES = re.compile(
+    r"(?:i[sz]ed|i[sz]ing|i[sz]e|i[sz]ation|able|ability|less|ness|ment|ed|ing|er|ers|ly)$"
+)
+
+
+def _derived_word(word: str, lexical: LexicalIndex) -> bool:
+    base = _SUFFIXES.sub("", word)
+    return base != word and len(base) >= 3 and (stem(base) in lexical.df or base in _common_words())
+
+
+def _lacks(parts: list[str] | tuple[str, ...], lexical: LexicalIndex) -> bool:
+    return not all(p in lexical.df for p in parts)
+
+
+def _terms(word: str, lexical: LexicalIndex) -> list[str] | None:
+    """A word as index terms, a misspelt name corrected onto the corpus name it is close
+    to; None for function words and numbers ("which", "2025")."""
+    raw = [stem(w) for w in words(word)]
+    if not raw or any(w in STOPWORDS or w in QUESTION_WORDS or w.isdigit() for w in raw):
+        return None
+    fixed = []
+    for w in raw:
+        c = lexical.correct(w)
+        fixed.append(c if c == w or c in lexical.proper or c in lexical.subjects else w)
+    return fixed
