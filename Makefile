@@ -14,7 +14,7 @@ LLM_STAMP := $(VENV)/.installed-llm-server
 # any prompt of more than a few tokens. Its own cache folder: a native wheel is never reused.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 
-.PHONY: demo test install llm-server system-deps lint unit eval bench ablation slack clean
+.PHONY: demo test install llm-server system-deps lint unit eval calibrate bench ablation slack clean
 
 demo: install  ## install, then answer a sample question on the embedded defaults
 	$(BIN)/stackguide ask "$(QUESTION)"
@@ -63,11 +63,18 @@ lint: install
 unit: install
 	$(BIN)/pytest -q
 
-eval: install  ## the offline assistant against evals/thresholds.toml, then the held-out set (reported only)
+eval: install  ## the offline assistant against evals/thresholds.toml, then the held-out set and the second corpus (reported only)
 	export STACKGUIDE_DATA_DIR=$$(mktemp -d) && \
 	$(BIN)/stackguide eval --backend extractive && \
 	$(BIN)/stackguide eval --backend extractive --dataset evals/holdout --no-gate \
-		--report evals/reports/holdout.json
+		--report evals/reports/holdout.json && \
+	$(BIN)/stackguide eval --backend extractive --dataset evals/second_corpus/tune --no-gate \
+		--report evals/reports/second_corpus_tune.json && \
+	$(BIN)/stackguide eval --backend extractive --dataset evals/second_corpus/holdout --no-gate \
+		--report evals/reports/second_corpus_holdout.json
+
+calibrate: install  ## fit the relevance judge on evals/cases and the second corpus (writes assistant/grounding/calibration.json)
+	$(BIN)/stackguide eval --calibrate
 
 ablation: install
 	$(BIN)/stackguide eval --ablation --report evals/reports/ablation.json

@@ -1,7 +1,9 @@
 """The one assistant service every interface calls: CLI, HTTP routes, Slack handlers.
 
-ask() = validate → strip injected instructions → rewrite follow-ups → embed → hybrid
-retrieve → score evidence units → grounding gate → generate (or refuse) → Answer.
+ask() runs the stages in order: validate → read (strip injected instructions, make a
+follow-up standalone: `query/`) → find (embed, hybrid retrieval and its rerankers:
+`retrieval/`) → score evidence units and pass the grounding gate (subjects covered, the
+relevance judge: `grounding/`) → write (a generator, or a refusal) → Answer.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import threading
 import time
 from collections.abc import Generator as Stream
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from assistant.errors import ConfigError, IndexNotReady, InvalidQuestion
@@ -26,12 +28,28 @@ from assistant.models import Answer, Hit, Turn
 from assistant.prompts import Prompts
 from assistant.query.followup import Rewrite, rewrite
 from assistant.query.injection import strip_injection
-from assistant.query.intent import make_query
+from assistant.query.intent import Query, make_query
 from assistant.retrieval.hybrid import HybridRetriever, Mode, RecordCache
 from assistant.settings import Settings, load_settings
 from assistant.text import encodable
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reading:
+    """The question as read: cleaned of injected instructions, and made standalone."""
+
+    cleaned: str
+    injected: bool
+    turn: Rewrite
+    rewritten_by: str | None  # "rules" or "llm" for a follow-up
+
+    @property
+    def standalone(self) -> str:
+        return self.turn.standalone
+
+
 RELATED_SECTIONS = 3
 # Whose conversations in-process callers (the CLI, scripts) read and write; the HTTP and
 # Slack edges pass owners of their own, so none of them can reach another's.
@@ -274,7 +292,65 @@ class Assistant:
         generator = self.generator(backend)
         lexical = self.ready()
         timings: dict[str, float] = {}
+        reading = self._read(asked, history, generator, lexical, timings)
+        query, hits = self._find(reading, lexical, retriever, k, timings)
+        t = time.perf_counter()
+        units = score_units(query, hits, lexical)
+        # The gate decides before any LLM call: an out-of-scope question never reaches a
+        # model as something to answer.
+        verdict = assess(query, units, lexical, self.judge)
+        draft, streamed = None, False
+        if verdict.ok:
+            evidence = Evidence(verdict.covered(query), hits, units, lexical,
+                                corpus=self._corpus_access())  # fmt: skip
+            draft, streamed = yield from self._write(
+                generator, evidence, verdict.note(self.prompts)
+            )
+        refused = draft is None or draft.refused
+        related = _related_sections(hits) if refused else []
+        if refused:
+            reason = verdict.reason if draft is None else "the LLM found no answer in the passages"
+            log.info("refused: %s (best %.3f)", reason, verdict.best)
+            text = self._refusal(related, verdict.writing if draft is None else None)
+            draft = Draft(text, refused=True, trace=draft and draft.trace)
+        timings["generate"] = _ms(t)
+        timings["total"] = _ms(t0)
+        answer = Answer(
+            question=asked,
+            answer=draft.text,
+            citations=[] if refused else draft.citations,
+            refused=refused,
+            backend=draft.backend or generator.name,
+            timings_ms=timings,
+            related_sections=related,
+            standalone_question=reading.standalone
+            if reading.standalone != reading.cleaned
+            else None,
+            trace=_trace(hits, verdict, reading.injected, reading.rewritten_by, draft)
+            if trace
+            else None,
+            degraded=draft.degraded_reason is not None,
+            degraded_reason=draft.degraded_reason,
+            citations_removed=draft.citations_removed,
+            uncovered=[] if refused else verdict.uncovered,
+        )
+        if not streamed:  # written whole: sent in pieces so every edge streams alike
+            yield "citations", [asdict(c) for c in answer.citations]
+            for piece in re.findall(r"\S+\s*|\s+", answer.answer):
+                yield "delta", piece
+        return answer
 
+    # -- the stages of an answer ------------------------------------------------------------
+    def _read(
+        self,
+        asked: str,
+        history: Sequence[Turn],
+        generator: Generator,
+        lexical: LexicalIndex,
+        timings: dict[str, float],
+    ) -> Reading:
+        """The question as the pipeline reads it: injected instructions cut out, a
+        follow-up made standalone (by the LLM when one is configured, else by rules)."""
         history = [Turn(t.role, _clean(t.content)) for t in history]
         cleaned, injected = strip_injection(asked)
         cleaned = lexical.rejoin(cleaned)
@@ -288,18 +364,27 @@ class Assistant:
                 turn = Rewrite(better, better + extra, turn.refers_back)
                 rewritten_by = "llm"
             timings["rewrite"] = _ms(t)
-        standalone, search_text = turn.standalone, turn.retrieval
+        return Reading(cleaned, injected, turn, rewritten_by)
+
+    def _find(
+        self,
+        reading: Reading,
+        lexical: LexicalIndex,
+        retriever: Mode | None,
+        k: int | None,
+        timings: dict[str, float],
+    ) -> tuple[Query, list[Hit]]:
+        """Embed the question (and a follow-up's own words) and retrieve its passages."""
+        cleaned, search_text = reading.cleaned, reading.turn.retrieval
         t = time.perf_counter()
         if search_text != cleaned and cleaned:  # a follow-up: its own meaning counts too
             vector, turn_vector = self.embedder.embed([search_text, cleaned])
         else:
             vector = turn_vector = self.embedder.embed_one(search_text)
         timings["embed"] = _ms(t)
-
         t = time.perf_counter()
-        query = make_query(
-            cleaned, search_text, vector, turn_vector, lexical, refers_back=turn.refers_back
-        )
+        query = make_query(cleaned, search_text, vector, turn_vector, lexical,
+                           refers_back=reading.turn.refers_back)  # fmt: skip
         hits = self._retriever(lexical).retrieve(
             search_text,
             vector,
@@ -309,61 +394,25 @@ class Assistant:
             turn=cleaned,
         )
         timings["retrieve"] = _ms(t)
+        return query, hits
 
-        t = time.perf_counter()
-        units = score_units(query, hits, lexical)
-        verdict = assess(query, units, lexical, self.judge)
-        # The gate decides before any LLM call: an out-of-scope question never reaches a
-        # model as something to answer.
-        draft, streamed = None, False
-        if verdict.ok:
-            # A name the corpus lacks, read as a close one it has: asked about that one,
-            # and said first ("The corpus doesn't mention Honox; …").
-            note = verdict.note(self.prompts)
-            covered = verdict.covered(query)
-            evidence = Evidence(covered, hits, units, lexical, corpus=self._corpus_access())
-            if generator.streams:
-                yield "citations", [asdict(c) for c in generator.candidates(evidence)]
-                if note:
-                    yield "delta", f"{note}\n\n"
-                draft = yield from _deltas(generator.stream(evidence))
-                streamed = True
-            else:
-                draft = generator.generate(evidence)
-            if note and not draft.refused:
-                draft.text = f"{note}\n\n{draft.text}"
-        refused = draft is None or draft.refused
-        if refused:
-            reason = verdict.reason if draft is None else "the LLM found no answer in the passages"
-            log.info("refused: %s (best %.3f)", reason, verdict.best)
-            related = list(dict.fromkeys(h.chunk.section for h in hits if h.chunk.section))
-            related = related[:RELATED_SECTIONS]
-            text = self._refusal(related, verdict.writing if draft is None else None)
-            draft = Draft(text, refused=True, trace=draft and draft.trace)
+    def _write(
+        self, generator: Generator, evidence: Evidence, note: str
+    ) -> Stream[tuple[str, Any], None, tuple[Draft, bool]]:
+        """The generator's draft, streamed when it streams; `note` (what the answer is not
+        about: a close name read instead, subjects the corpus lacks) is said first."""
+        streamed = False
+        if generator.streams:
+            yield "citations", [asdict(c) for c in generator.candidates(evidence)]
+            if note:
+                yield "delta", f"{note}\n\n"
+            draft = yield from _deltas(generator.stream(evidence))
+            streamed = True
         else:
-            related = []
-        timings["generate"] = _ms(t)
-        timings["total"] = _ms(t0)
-        answer = Answer(
-            question=asked,
-            answer=draft.text,
-            citations=[] if refused else draft.citations,
-            refused=refused,
-            backend=draft.backend or generator.name,
-            timings_ms=timings,
-            related_sections=related,
-            standalone_question=standalone if standalone != cleaned else None,
-            trace=_trace(hits, verdict, injected, rewritten_by, draft) if trace else None,
-            degraded=draft.degraded_reason is not None,
-            degraded_reason=draft.degraded_reason,
-            citations_removed=draft.citations_removed,
-            uncovered=[] if refused else verdict.uncovered,
-        )
-        if not streamed:  # written whole: sent in pieces so every edge streams alike
-            yield "citations", [asdict(c) for c in answer.citations]
-            for piece in re.findall(r"\S+\s*|\s+", answer.answer):
-                yield "delta", piece
-        return answer
+            draft = generator.generate(evidence)
+        if note and not draft.refused:
+            draft.text = f"{note}\n\n{draft.text}"
+        return draft, streamed
 
     def _refusal(self, related: list[str], writing: str | None = None) -> str:
         if writing:
@@ -399,6 +448,11 @@ class Assistant:
             if self._corpus is None:
                 self._corpus = Corpus(self.search, self.store, self._records)
             return self._corpus
+
+
+def _related_sections(hits: list[Hit]) -> list[str]:
+    """The closest sections a refusal names: what the corpus does cover nearby."""
+    return list(dict.fromkeys(h.chunk.section for h in hits if h.chunk.section))[:RELATED_SECTIONS]
 
 
 def _deltas(stream: Stream[str, None, Draft]) -> Stream[tuple[str, Any], None, Draft]:

@@ -40,7 +40,7 @@ class Passage:
     def render(self, max_chars: int | None = None) -> str:
         text = self.body if max_chars is None else shorten(self.body, max_chars)
         head = f"[{self.n}] {self.chunk.section} ({self.chunk.source})"
-        return f'<passage n="{self.n}">\n{_defuse(head)}\n{_defuse(text)}\n</passage>'
+        return f'<passage n="{self.n}">\n{defuse(head)}\n{defuse(text)}\n</passage>'
 
 
 class Passages:
@@ -111,7 +111,7 @@ class Passages:
         ]  # fmt: skip
 
 
-def _defuse(text: str) -> str:
+def defuse(text: str) -> str:
     """A document's own `<passage>`/`</passages>` tags, made harmless: "‹/passages>"."""
     return _TAG.sub("‹\\1", text)
 

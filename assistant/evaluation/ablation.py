@@ -1,7 +1,8 @@
 """Ablations: what each design choice buys, on the same cases, in one run.
 
 Each variant is the assistant with one setting changed (its own temporary index where
-chunking changes), plus the plain quickstart baseline.
+chunking changes), the relevance judges this machine can run, and the plain quickstart
+baseline.
 """
 
 from __future__ import annotations
@@ -21,14 +22,27 @@ VARIANTS: list[tuple[str, dict]] = [
     ("dense only", {"retriever": "dense"}),
     ("bm25 only", {"retriever": "bm25"}),
     ("hybrid, chunks <= 300 chars", {"chunk_max_chars": 300}),
+    # The relevance judge: its stand-in weights before any calibration
+    ("judge: features, uncalibrated", {"calibration_file": Path("/nonexistent/calibration.json")}),
 ]
+
+
+def _judges(assistant: Assistant) -> list[tuple[str, dict]]:
+    """Judge variants this machine can run: the LLM with an endpoint, a cross-encoder on
+    disk (uncalibrated unless `eval --calibrate` fitted one)."""
+    found = []
+    if assistant.settings.llm_configured():
+        found.append(("judge: llm", {"relevance_judge": "llm"}))
+    if assistant.settings.cross_encoder_path is not None:
+        found.append(("judge: cross-encoder", {"relevance_judge": "cross-encoder"}))
+    return found
 
 
 def run_ablation(assistant: Assistant, cases: list[Case], k: int) -> list[RunResult]:
     base = assistant.settings
     runs = []
     with tempfile.TemporaryDirectory(prefix="stackguide-ablation-") as tmp:
-        for name, change in VARIANTS:
+        for name, change in [*VARIANTS, *_judges(assistant)]:
             settings = base.model_copy(update=change)
             if "chunk_max_chars" in change:
                 settings = settings.model_copy(update={"data_dir": Path(tmp) / name.split()[0]})

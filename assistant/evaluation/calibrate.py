@@ -48,9 +48,11 @@ class RecordingJudge(RelevanceJudge):
     def judge(
         self, query: Query, candidates: Sequence[ScoredUnit], signals: Signals
     ) -> list[float]:
+        # Judged first: a judge that calls a model keeps its reply for `features`.
+        probabilities = self.inner.judge(query, candidates, signals)
         self.last = self.inner.features(query, candidates, signals)
         self.signals = signals
-        return self.inner.judge(query, candidates, signals)
+        return probabilities
 
 
 @dataclass

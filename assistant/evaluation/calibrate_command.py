@@ -29,10 +29,12 @@ def run_calibration(settings: Settings, paths: list[Path], categories: tuple[str
 
     samples = []
     for path in paths:
-        cases = load_dataset(path)
+        source = Dataset.at(path)
+        # A corpus for calibration only may have no cases of its own (`also_asks`).
+        cases = load_dataset(path) if source.corpus_command is None or any(
+            path.glob("*.yaml")) else []  # fmt: skip
         if categories:
             cases = [c for c in cases if c.category in categories]
-        source = Dataset.at(path)
         own = source.settings(settings)
         recorder = RecordingJudge(get_judge(own, Prompts(own.prompts_dir)))
         assistant = Assistant(own, judge=recorder)

@@ -44,7 +44,7 @@ def print_tables(runs: list[RunResult], console=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console(width=None if sys.stdout.isatty() else 160)
+    console = console or Console(width=None if sys.stdout.isatty() else 200)
     cols = _columns(runs)
     title = "Ablation" if len(runs) > 1 else f"Evaluation: {runs[0].name}"
     table = Table(title=title)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from assistant.agent.model import Budget, ModelStep
-from assistant.agent.passages import CLOSE, OPEN, _defuse
+from assistant.agent.passages import CLOSE, OPEN, defuse
 from assistant.errors import ConfigError
 from assistant.grounding.evidence import ScoredUnit
 from assistant.grounding.judges.base import RelevanceJudge, Signals, sigmoid
@@ -110,7 +110,7 @@ class LLMJudge(RelevanceJudge):
 
         prompt = self.prompts.render(
             TEMPLATE,
-            question=_defuse(" ".join(question.split())),
+            question=defuse(" ".join(question.split())),
             passages=render_passages(shown),
             count=str(len(shown)),
         )
@@ -137,8 +137,8 @@ def render_passages(units: Sequence[ScoredUnit]) -> str:
     parts = []
     for n, u in enumerate(units, 1):
         chunk = u.hit.chunk
-        head = _defuse(f"[{n}] {chunk.section or chunk.title} ({chunk.source})")
-        body = _defuse(shorten(strip_markers(u.text), PASSAGE_CHARS))
+        head = defuse(f"[{n}] {chunk.section or chunk.title} ({chunk.source})")
+        body = defuse(shorten(strip_markers(u.text), PASSAGE_CHARS))
         parts.append(f'<passage n="{n}">\n{head}\n{body}\n</passage>')
     return "\n".join([OPEN, "\n\n".join(parts), CLOSE])
 
