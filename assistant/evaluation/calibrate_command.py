@@ -109,7 +109,7 @@ def _borrowed_refusals(
     borrowed = [
         case
         for path in paths
-        if Dataset.at(path).corpus_command is not None
+        if Dataset.at(path).corpus_command is not None and any(path.glob("*.yaml"))
         for case in load_dataset(path)
         if case.refuse is False and (not categories or case.category in categories)
     ]

@@ -9,7 +9,6 @@ import click
 from assistant.settings import REPO_ROOT
 
 SECOND_CORPUS_TUNE = REPO_ROOT / "evals" / "second_corpus" / "tune"
-DISTRACTORS = REPO_ROOT / "evals" / "distractors"  # the article beside Celery's manual
 
 
 @click.command("eval")
@@ -18,9 +17,8 @@ DISTRACTORS = REPO_ROOT / "evals" / "distractors"  # the article beside Celery's
     "datasets",
     type=click.Path(exists=True, path_type=Path),
     multiple=True,
-    help="Case files or folders [default: evals/cases; with --calibrate: evals/cases, "
-    "evals/second_corpus/tune and evals/distractors]. A folder with a dataset.toml is "
-    "asked of its own corpus.",
+    help="Case files or folders [default: evals/cases; with --calibrate: evals/cases and "
+    "evals/second_corpus/tune]. A folder with a dataset.toml is asked of its own corpus.",
 )
 @click.option(
     "--backend",
@@ -84,7 +82,7 @@ def eval_command(ctx: click.Context, datasets: tuple[Path, ...], backend: str | 
     if calibrate:
         from assistant.evaluation.calibrate_command import run_calibration
 
-        paths = list(datasets) or [REPO_ROOT / "evals" / "cases", SECOND_CORPUS_TUNE, DISTRACTORS]
+        paths = list(datasets) or [REPO_ROOT / "evals" / "cases", SECOND_CORPUS_TUNE]
         try:
             run_calibration(_assistant(ctx).settings, paths, category)
         except StackGuideError as exc:
