@@ -1,5 +1,5 @@
 """Fitting the relevance judge (`stackguide eval --calibrate`) on hand-made samples, and
-scoring the cases that may be answered in part."""
+the datasets it is fitted on."""
 
 from __future__ import annotations
 
@@ -19,12 +19,10 @@ from assistant.evaluation.calibrate import (
     fit,
     label,
 )
-from assistant.evaluation.cases import Case, CaseError, load_file
+from assistant.evaluation.cases import Case
 from assistant.evaluation.datasets import Dataset, DatasetError
-from assistant.evaluation.metrics import aggregate, score_case
 from assistant.grounding.judges.base import Calibration, Signals
 from assistant.grounding.judges.fake import FixedJudge
-from assistant.models import Answer
 
 
 def _samples(n: int = 80, seed: int = 1) -> list[Sample]:
@@ -103,36 +101,6 @@ def test_the_calibration_file_keeps_other_judges_and_refuses_garbage(tmp_path: P
     path.write_text("{not json")
     with pytest.raises(ConfigError, match="cannot be read"):
         Calibration.load(path)
-
-
-# -- cases answered in part --------------------------------------------------------------
-def _answer(refused: bool, uncovered: list[str], text: str = "x") -> Answer:
-    return Answer("q", text, [], refused, "extractive", uncovered=uncovered)
-
-
-def test_a_case_that_may_go_either_way_passes_refused_or_flagged(tmp_path: Path) -> None:
-    file = tmp_path / "u.yaml"
-    file.write_text(
-        "category: uncovered_subject\ncases:\n"
-        "  - id: u1\n    question: Should we pair FastAPI with Tortoise ORM?\n"
-        "    expect: {uncovered: [Tortoise ORM]}\n"
-    )
-    [case] = load_file(file)
-    assert case.refuse is None and case.uncovered == ["Tortoise ORM"]
-    assert score_case(case, _answer(True, [])).passed
-    assert score_case(case, _answer(False, ["Tortoise ORM"])).passed
-    wrong = score_case(case, _answer(False, []))
-    assert not wrong.passed and wrong.unflagged == ["Tortoise ORM"]
-    metrics = aggregate([wrong, score_case(case, _answer(True, []))], k=5)
-    assert metrics["confident_wrong"] == 1
-    assert metrics["refusal_precision"] == 1.0  # refusing it was allowed
-
-
-def test_a_case_without_refuse_must_name_what_is_uncovered(tmp_path: Path) -> None:
-    file = tmp_path / "bad.yaml"
-    file.write_text("category: factual\ncases:\n  - id: b\n    question: q?\n    expect: {}\n")
-    with pytest.raises(CaseError, match="refuse"):
-        load_file(file)
 
 
 def test_a_dataset_names_the_command_that_builds_its_corpus(tmp_path: Path) -> None:

@@ -69,6 +69,8 @@ class CaseResult:
     faithfulness: float | None = None  # LLM judge, when configured
     answer_relevancy: float | None = None
     judge_error: str | None = None
+    lead_ok: bool | None = None  # the answer's first line holds an expected fact (answers only)
+    markup: list[str] = field(default_factory=list)  # raw markup that reached the reader
 
     @property
     def passed(self) -> bool:
@@ -97,10 +99,10 @@ def score_case(case: Case, answer: Answer) -> CaseResult:
     text = normalise(_MARK.sub("", answer.answer))
     r.words = len(_MARK.sub("", answer.answer).split())
     r.latency_ms = float(answer.timings_ms.get("total", 0.0))
+    r.markup = markup_leaks(answer)
     if case.refuse is None:  # either refused, or answered saying what is not covered
-        flagged = {u.lower() for u in answer.uncovered}
         r.unflagged = [] if answer.refused else [
-            u for u in case.uncovered if u.lower() not in flagged
+            u for u in case.uncovered if not _flagged(u, answer.uncovered)
         ]  # fmt: skip
         r.refusal_ok = not r.unflagged
     else:
@@ -124,8 +126,50 @@ def score_case(case: Case, answer: Answer) -> CaseResult:
             s for s in case.sections if not any(section_matches(s, c) for c in cited)
         ]
         r.sections_cited = not r.missing_sections
+        if case.facts and not answer.refused:
+            r.lead_ok = leads_with_a_fact(answer, case)
     r.forbidden_found = [f for f in case.forbidden if normalise(f) in text]
     return r
+
+
+def _flagged(name: str, flagged: list[str]) -> bool:
+    """ "Tortoise ORM" is flagged by "Tortoise", and "Azure" by "Azure Functions"."""
+    want = name.lower()
+    return any(want in f.lower() or f.lower() in want for f in flagged if f.strip())
+
+
+def leads_with_a_fact(answer: Answer, case: Case) -> bool:
+    """Does the first line of the answer (after a note on what it does not cover) hold
+    one of the expected facts? An answer that buries its point is a weaker answer."""
+    lines = [ln for ln in answer.answer.splitlines() if ln.strip()]
+    if lines and (answer.uncovered or lines[0].startswith("The corpus ")):
+        lines = lines[1:]  # the note says what the answer is not about
+    first = normalise(_MARK.sub("", lines[0])) if lines else ""
+    return any(normalise(p) in first for group in case.facts for p in group)
+
+
+# Raw markup an answer, a snippet or a section label must never show: HTML tags, MkDocs
+# blocks and attribute lists, snippet includes, Sphinx roles, directives and pilcrows.
+_HTML_TAGS = (
+    "a|abbr|b|blockquote|br|code|dd|del|details|div|dl|dt|em|figure|h[1-6]|hr|i|iframe|img"
+    "|input|kbd|li|ol|p|picture|pre|source|span|strong|sub|summary|sup|table|tbody|td|th"
+    "|thead|tr|u|ul|video"
+)  # HTML's own elements: "Promise<string>" in a code answer is a type, not markup
+_MARKUP = re.compile(
+    r"</?(?:" + _HTML_TAGS + r""")(?:\s[^<>]*)?/?>
+    | ^\s*///\s*\w | ^\s*!!!\s*\w | \{\s*\#[\w-]+\s*\} | \{\*.*?\*\}
+    | :(?:ref|doc|class|func|meth|mod|attr):` | ^\s*\.\.\s+[\w-]+:: | ¶""",
+    re.X | re.M,
+)
+
+
+def markup_leaks(answer: Answer) -> list[str]:
+    found = []
+    texts = [answer.answer, *(c.snippet for c in answer.citations),
+             *(c.section for c in answer.citations), *answer.related_sections]  # fmt: skip
+    for text in texts:
+        found += [m.group(0).strip() for m in _MARKUP.finditer(text or "")]
+    return list(dict.fromkeys(found))
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -144,6 +188,7 @@ def aggregate(results: list[CaseResult], k: int) -> dict[str, float | None]:
     latencies = sorted(r.latency_ms for r in ok)
     with_forbidden = [r for r in ok if r.case.forbidden]
     answered = [r for r in ok if not r.answer.refused]
+    led = [r for r in ok if r.lead_ok is not None]
     judged_f = [r.faithfulness for r in ok if r.faithfulness is not None]
     judged_r = [r.answer_relevancy for r in ok if r.answer_relevancy is not None]
     # Only for LLM runs: answers replaced by the extractive one (LLM failed or mis-cited).
@@ -169,6 +214,8 @@ def aggregate(results: list[CaseResult], k: int) -> dict[str, float | None]:
         "latency_p50_ms": statistics.median(latencies) if latencies else None,
         "latency_p95_ms": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
         if latencies else None,
+        "lead": _ratio(sum(bool(r.lead_ok) for r in led), len(led)),
+        "markup_leaks": sum(1 for r in ok if r.markup),
         "confident_wrong": sum(1 for r in ok if not r.answer.refused and (
             r.case.refuse or r.unflagged)),
         "judge_faithfulness": _ratio(sum(judged_f), len(judged_f)),

@@ -7,16 +7,16 @@ from pathlib import Path
 
 from assistant.evaluation.runner import RunResult
 
-SHOWN = ("pass_rate", "fact_recall", "citation_validity", "citation_support",
-         "refusal_precision", "refusal_recall", "confident_wrong", "forbidden_rate", "hit@{k}",
-         "recall@{k}", "mrr",
-         "words_mean", "latency_p50_ms", "latency_p95_ms")  # fmt: skip
+SHOWN = ("pass_rate", "fact_recall", "lead", "markup_leaks", "citation_validity",
+         "citation_support", "refusal_precision", "refusal_recall", "confident_wrong",
+         "forbidden_rate", "hit@{k}", "recall@{k}", "mrr", "words_mean", "latency_p50_ms",
+         "latency_p95_ms")  # fmt: skip
 
 
 SHORT = {"pass_rate": "pass", "fact_recall": "facts", "citation_validity": "cite ok",
          "citation_support": "support", "refusal_precision": "ref P", "refusal_recall": "ref R",
-         "forbidden_rate": "forbid", "confident_wrong": "wrong", "words_mean": "words",
-         "latency_p50_ms": "p50 ms",
+         "forbidden_rate": "forbid", "confident_wrong": "wrong", "markup_leaks": "markup",
+         "words_mean": "words", "latency_p50_ms": "p50 ms",
          "latency_p95_ms": "p95 ms", "judge_faithfulness": "faithful",
          "judge_relevancy": "relevancy", "degraded_rate": "degraded"}  # fmt: skip
 JUDGED = ("judge_faithfulness", "judge_relevancy")
@@ -26,7 +26,7 @@ OPTIONAL = ("degraded_rate", *JUDGED)  # shown when some run has them (LLM runs,
 def _fmt(value: float | None, name: str) -> str:
     if value is None:
         return "–"
-    if name == "confident_wrong":
+    if name in ("confident_wrong", "markup_leaks"):
         return str(int(value))
     if name.endswith("_ms") or name.startswith("words"):
         return f"{value:.1f}"
@@ -76,7 +76,8 @@ def to_json(runs: list[RunResult]) -> dict:
                     "question": r.case.question, "error": r.error,
                     "missing_facts": r.missing_facts, "missing_sections": r.missing_sections,
                     "forbidden_found": r.forbidden_found, "refusal_ok": r.refusal_ok,
-                    "citations_valid": r.citations_valid,
+                    "citations_valid": r.citations_valid, "lead_ok": r.lead_ok,
+                    "markup": r.markup, "unflagged": r.unflagged,
                     "faithfulness": r.faithfulness, "answer_relevancy": r.answer_relevancy,
                     "judge_error": r.judge_error,
                     "degraded_reason": r.answer.degraded_reason if r.answer else None,
@@ -119,6 +120,7 @@ def to_markdown(runs: list[RunResult], misses: list[str]) -> str:
             reasons += [f"missing fact: {' / '.join(g)}" for g in r.missing_facts]
             reasons += [f"section not cited: {s}" for s in r.missing_sections]
             reasons += [f"forbidden claim: {f}" for f in r.forbidden_found]
+            reasons += [f"markup shown: {m}" for m in r.markup]
             if not r.citations_valid:
                 reasons.append("invalid citations")
             lines += ["", *[f"- {x}" for x in reasons], ""]
