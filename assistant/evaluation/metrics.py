@@ -156,7 +156,9 @@ _HTML_TAGS = (
     "|thead|tr|u|ul|video"
 )  # HTML's own elements: "Promise<string>" in a code answer is a type, not markup
 _MARKUP = re.compile(
-    r"</?(?:" + _HTML_TAGS + r""")(?:\s[^<>]*)?/?>
+    r"</?(?:"
+    + _HTML_TAGS
+    + r""")(?:\s[^<>]*)?/?>
     | ^\s*///\s*\w | ^\s*!!!\s*\w | \{\s*\#[\w-]+\s*\} | \{\*.*?\*\}
     | :(?:ref|doc|class|func|meth|mod|attr):` | ^\s*\.\.\s+[\w-]+:: | ¶""",
     re.X | re.M,
