@@ -128,3 +128,21 @@ def test_streaming_from_llama_cpp_ends_with_the_checked_answer(
     done = events[-1][1]
     assert done["replaced"] == (streamed != done["answer"])
     _check(Answer(**{k: v for k, v in done.items() if k != "replaced"}))
+
+
+def test_the_llm_relevance_judge_speaks_to_a_real_endpoint(llama, corpus_assistant) -> None:
+    """Whatever a tiny model rates, the judge returns one probability per passage and the
+    gate reaches a decision: the seam works over the real protocol."""
+    from assistant.grounding.judges.llm import LLMJudge
+    from assistant.service import Assistant
+
+    settings = corpus_assistant.settings.model_copy(
+        update={**SMALL, "llm_base_url": llama.url, "relevance_judge": "llm"}
+    )
+    judge = LLMJudge(settings, corpus_assistant.prompts, {})
+    assistant = Assistant(settings, store=corpus_assistant.store,
+                          embedder=corpus_assistant.embedder, judge=judge)  # fmt: skip
+    answer = assistant.ask(FACTUAL, backend="extractive", trace=True)
+    gate = answer.trace["gate"]
+    assert gate["judge"] == "llm" and 0.0 <= gate["probability"] <= 1.0, gate
+    assert answer.refused == (gate["probability"] < judge.threshold)
