@@ -49,11 +49,6 @@ class Subject:
     known: bool  # the corpus mentions it somewhere
     start: int = 0  # where the question writes it
 
-    def corpus_name(self, lexical: LexicalIndex) -> bool:
-        """The corpus writes it as a name (Fastify, Spring Boot), not only as a word or an
-        acronym (ORM, API, REST): something an answer can be about."""
-        return self.known and any(p in lexical.proper for p in self.parts)
-
 
 @lru_cache(maxsize=50_000)
 def english_zipf(word: str) -> float:
