@@ -29,6 +29,7 @@ from assistant.prompts import Prompts
 from assistant.query.followup import Rewrite, rewrite
 from assistant.query.injection import strip_injection
 from assistant.query.intent import Query, make_query
+from assistant.query.names import listing
 from assistant.retrieval.hybrid import HybridRetriever, Mode, RecordCache
 from assistant.settings import Settings, load_settings
 from assistant.text import encodable
@@ -311,7 +312,8 @@ class Assistant:
         if refused:
             reason = verdict.reason if draft is None else "the LLM found no answer in the passages"
             log.info("refused: %s (best %.3f)", reason, verdict.best)
-            text = self._refusal(related, verdict.writing if draft is None else None)
+            text = self._refusal(related, verdict.writing if draft is None else None,
+                                 verdict.uncovered if draft is None else [])  # fmt: skip
             draft = Draft(text, refused=True, trace=draft and draft.trace)
         timings["generate"] = _ms(t)
         timings["total"] = _ms(t0)
@@ -414,14 +416,18 @@ class Assistant:
             draft.text = f"{note}\n\n{draft.text}"
         return draft, streamed
 
-    def _refusal(self, related: list[str], writing: str | None = None) -> str:
+    def _refusal(
+        self, related: list[str], writing: str | None = None, lacking: Sequence[str] = ()
+    ) -> str:
         if writing:
             text = self.prompts.render("refusal_writing.md", thing=writing)
+        elif lacking:  # the question's subjects, none of which the corpus covers
+            text = self.prompts.render("refusal_uncovered.md", names=listing(lacking, "or"))
         else:
             text = self.prompts.text("refusal.md")
         if related:
-            listing = "\n".join(f"- {s}" for s in related)
-            text += "\n\n" + self.prompts.render("related_sections.md", sections=listing)
+            sections = "\n".join(f"- {s}" for s in related)
+            text += "\n\n" + self.prompts.render("related_sections.md", sections=sections)
         return text
 
     def _retriever(self, lexical: LexicalIndex) -> HybridRetriever:

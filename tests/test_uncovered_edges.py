@@ -91,6 +91,10 @@ def test_service_refuses_a_question_only_about_an_uncovered_name(gleam) -> None:
     # the refusal carries no list, but the gate's trace says what the corpus lacks
     assert gleam.trace["gate"]["ok"] is False
     assert flagged(gleam.trace["gate"]["uncovered"], "Gleam"), gleam.trace["gate"]
+    # … and the refusal itself says what the corpus lacks, then its closest sections.
+    first = gleam.answer.splitlines()[0]
+    assert first.startswith("The corpus doesn't cover this question") and "Gleam" in first
+    assert gleam.related_sections
 
 
 # -- HTTP -------------------------------------------------------------------------------------
