@@ -18,6 +18,7 @@ from assistant.grounding.evidence import ScoredUnit, score_units
 from assistant.grounding.gate import assess, leading
 from assistant.grounding.judges.fake import FixedJudge
 from assistant.grounding.signals import gather_signals
+from assistant.grounding.support import only_in_passing
 from assistant.index.lexical import LexicalIndex
 from assistant.models import ChunkRecord, Hit, Turn
 from assistant.query.intent import asks_caution, make_query
@@ -330,7 +331,8 @@ def test_a_name_met_only_in_passing_and_alone_is_refused(mixed: Assistant) -> No
     verdict = assess(query, units, lexical, mixed.judge)
     assert not verdict.ok
     evidence = leading(units)
-    assert gather_signals(query, evidence, evidence[0], lexical, 1.0, set(), evidence).passing
+    names = question_names(question, lexical)
+    assert only_in_passing(names, query, evidence, lexical) == ["Australia"]
 
 
 @pytest.mark.parametrize(
@@ -419,7 +421,9 @@ def test_leading_passages_scattered_over_documents_are_a_patchwork() -> None:
     def spread(units: list[ScoredUnit], question: str = question, standalone: str = question):
         query = make_query(question, standalone, vector, vector, lexical)
         evidence = leading(units)
-        return gather_signals(query, evidence, evidence[0], lexical, 1.0, set(), evidence).spread
+        signals = gather_signals(query, evidence, evidence[0], lexical, [], False, 1.0, set(),
+                                 evidence)  # fmt: skip
+        return signals.spread
 
     assert spread(units) == 3
     # Any one of these makes it no patchwork: a passage holding half the question, …

@@ -134,21 +134,23 @@ def test_a_subject_is_supported_where_the_leading_evidence_mentions_it(
     lexical: LexicalIndex,
 ) -> None:
     subjects = question_subjects("Should we pair Fastify with Tortoise?", lexical)
-    query = _query("Should we pair Fastify with Tortoise?", lexical)
-    support = subject_support(subjects, [_unit("fastify")], lexical, query)
+    support = subject_support(subjects, [_unit("fastify")], lexical)
     assert support.missing == ["Tortoise"]
     assert support.anchors == ["Fastify"]
     assert support.share == 0.5
     # Known to the corpus is not enough: the documents leading the answer must say it.
-    elsewhere = subject_support(question_subjects("Is Hono good?", lexical),
-                                [_unit("jobs")], lexical, _query("Is Hono good?", lexical))  # fmt: skip
+    elsewhere = subject_support(question_subjects("Is Hono good?", lexical), [_unit("jobs")],
+                                lexical)  # fmt: skip
     assert elsewhere.missing == ["Hono"]
+    # Nor is a name met only in passing (`only_in_passing` says which).
+    passing = subject_support(subjects, [_unit("fastify")], lexical, passing={"Fastify"})
+    assert passing.missing == ["Fastify", "Tortoise"] and passing.anchors == []
 
 
 def test_kinds_of_thing_and_acronyms_anchor_no_partial_answer(lexical: LexicalIndex) -> None:
     question = "Which REST framework for our COBOL code?"
     subjects = question_subjects(question, lexical)
-    support = subject_support(subjects, [_unit("orm")], lexical, _query(question, lexical))
+    support = subject_support(subjects, [_unit("orm")], lexical)
     assert support.missing == ["COBOL"] and support.anchors == []
 
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field, replace
 from assistant.grounding.evidence import ScoredUnit
 from assistant.grounding.judges.base import RelevanceJudge
 from assistant.grounding.signals import gather_signals
-from assistant.grounding.support import subject_support
+from assistant.grounding.support import only_in_passing, subject_support
 from assistant.index.lexical import LexicalIndex
 from assistant.prompts import Prompts
 from assistant.query.intent import Query, writing_request
-from assistant.query.names import StandIn, listing, stand_in_note, stand_ins
+from assistant.query.names import StandIn, listing, question_names, stand_in_note, stand_ins
 from assistant.query.subjects import question_subjects
 
 JUDGED = 5  # leading passages the judge scores: an answer is built from the first few
@@ -91,11 +91,13 @@ def _assess(
         return GateResult(False, "the question names nothing to look up", best, [])
     if thing := writing_request(query.question):
         return GateResult(False, f"a request to write {thing}", best, [], writing=thing)
-    subjects = question_subjects(query.question, lexical)
+    names = question_names(query.question, lexical)
+    subjects = question_subjects(query.question, lexical, names)
     unknown = [s.written for s in subjects if not s.known]
     if lead is None:
         return GateResult(False, "no passage in the corpus answers the question", best, unknown)
-    support = subject_support(subjects, evidence, lexical, query)
+    passing = only_in_passing(names, query, evidence, lexical)
+    support = subject_support(subjects, evidence, lexical, passing)
     if support.missing and not support.anchors:
         what = listing(support.missing, "or")
         reason = (
@@ -106,7 +108,8 @@ def _assess(
         return GateResult(False, reason, best, unknown, uncovered=support.missing)
     judged = evidence[:JUDGED]
     parts = {p for s in subjects for p in s.parts}
-    signals = gather_signals(query, evidence, lead, lexical, support.share, parts, judged)
+    signals = gather_signals(query, evidence, lead, lexical, names, bool(passing), support.share,
+                             parts, judged)  # fmt: skip
     probability = max(judge.judge(query, judged, signals), default=0.0)
     ok = probability >= judge.threshold
     reason = "grounded" if ok else "no passage in the corpus answers the question"

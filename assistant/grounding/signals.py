@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from assistant.grounding.evidence import ScoredUnit, share
 from assistant.grounding.judges.base import Signals
-from assistant.grounding.support import NEARLY_AS_GOOD, only_in_passing
+from assistant.grounding.support import NEARLY_AS_GOOD
 from assistant.index.lexical import LexicalIndex
 from assistant.query.intent import Query
-from assistant.query.names import question_names
 
 # Cosine of the leading passage below which matching one question word is not enough.
 MIN_LEAD_MEANING = 0.25
@@ -20,22 +19,26 @@ def gather_signals(
     evidence: list[ScoredUnit],
     lead: ScoredUnit | None,
     lexical: LexicalIndex,
+    names: list[tuple[str, list[str]]],
+    passing: bool,
     subjects_supported: float,
     subject_terms: set[str],
     judged: list[ScoredUnit],
 ) -> Signals:
-    names = question_names(query.question, lexical)
+    """`names` are the question's (`question_names`); `passing`: whether they are met only
+    in passing (`only_in_passing`, which the subject rule also reads)."""
     # What the question asks about its subjects: "default body limit" of "Fastify". A
     # passage naming the subject but none of that answers another question about it.
     rest = [t for t in query.focus if t not in subject_terms]
-    chunk_terms: dict[str, set[str]] = {}
+    chunk_terms: dict[str, set[str]] = {u.hit.chunk.id: set() for u in judged}
     for u in evidence:
-        chunk_terms.setdefault(u.hit.chunk.id, set()).update(u.terms)
+        if u.hit.chunk.id in chunk_terms:
+            chunk_terms[u.hit.chunk.id].update(u.terms)
     unknown = [w for w, parts in names if not all(p in lexical.df for p in parts)]
     best = lead.score - lead.boost if lead else 0.0
     return Signals(
         names_unknown=len(unknown) / len(names) if names else 0.0,
-        passing=bool(only_in_passing(names, query, evidence, lexical)),
+        passing=passing,
         one_word=lead is not None and _one_word_at_a_time(query, evidence, lead),
         spread=_patchwork(query, evidence, best),
         subjects_supported=subjects_supported,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from assistant.grounding.evidence import ScoredUnit
 from assistant.index.lexical import LexicalIndex
 from assistant.query.intent import Query
-from assistant.query.names import question_names
 from assistant.query.subjects import Subject
 from assistant.text import tokenize
 
@@ -22,13 +22,16 @@ class Support:
 
 
 def subject_support(
-    subjects: list[Subject], evidence: list[ScoredUnit], lexical: LexicalIndex, query: Query
+    subjects: list[Subject],
+    evidence: list[ScoredUnit],
+    lexical: LexicalIndex,
+    passing: Collection[str] = (),
 ) -> Support:
     """A subject is supported when each of its terms is in the passages leading the answer
     (those nearly as good as the best) or elsewhere in the leading passage's document:
     in a large corpus every name turns up somewhere ("Australia" in a list of time zones),
     just not where the answer comes from. Nor is a name met only in passing while the
-    rest of the question is found in other documents (`only_in_passing`).
+    rest of the question is found in other documents (`passing`: `only_in_passing`).
 
     Anchors are supported subjects the corpus writes as names (Fastify, Spring Boot), not
     kinds of thing or acronyms (ORM, REST API): "Which ORM pairs well with Gleam?" has
@@ -42,8 +45,6 @@ def subject_support(
     for hit in near.values():
         used.update(tokenize(f"{hit.chunk.title}\n{hit.chunk.section}\n{hit.chunk.text}"))
     sources = {evidence[0].hit.chunk.source}
-    passing = set(only_in_passing(question_names(query.question, lexical), query, evidence,
-                                  lexical))  # fmt: skip
     out = Support()
     for s in subjects:
         supported = (

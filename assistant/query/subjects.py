@@ -57,7 +57,10 @@ def english_zipf(word: str) -> float:
     return zipf_frequency(word, "en")
 
 
-def question_subjects(question: str, lexical: LexicalIndex) -> list[Subject]:
+def question_subjects(
+    question: str, lexical: LexicalIndex, names: list[tuple[str, list[str]]] | None = None
+) -> list[Subject]:
+    """`names`: `question_names` of the question, when the caller has them already."""
     spans: dict[int, tuple[int, str, list[str]]] = {}  # start → (end, written, parts)
 
     def add(start: int, written: str, parts: list[str]) -> None:
@@ -71,14 +74,16 @@ def question_subjects(question: str, lexical: LexicalIndex) -> list[Subject]:
         key = name_key(m.group(0))
         known = bool(key) and lexical.form(key).lower() == m.group(0).lower()
         add(m.start(), m.group(0), key.split() if known else [m.group(0).lower()])
-    named = {w for w, _ in question_names(question, lexical)}
+    if names is None:
+        names = question_names(question, lexical)
+    named = {w for w, _ in names}
     for m in _TERM.finditer(question):
         word, parts = m.group(0), _terms(m.group(0), lexical)
         if parts is None:
             continue
         opener = bool(_OPENER.search(question[: m.start()]))
         corpus_name = word[0].isupper() and all(p in lexical.proper for p in parts)
-        unknown = not all(p in lexical.df for p in parts)
+        unknown = _lacks(parts, lexical)
         shouted = word.isupper() and english_zipf(word.lower()) >= CHOICE_ZIPF  # "SYSTEM"
         if (
             (word in named and len(word) > 2 and not shouted)
