@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from fastapi.testclient import TestClient
 
 from assistant.server.app import create_app
 from assistant.service import Assistant
 from tests.conftest import make_settings
+from tests.helpers.api import sse_events
 from tests.live_server import live_server
 
 
@@ -27,14 +26,6 @@ def app(corpus_assistant, tmp_path, model_cache):
 @pytest.fixture
 def client(app) -> TestClient:
     return TestClient(app)
-
-
-def sse_events(body: str) -> list[tuple[str, object]]:
-    events = []
-    for block in body.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((lines["event"], json.loads(lines["data"])))
-    return events
 
 
 def test_ask_returns_the_answer_object(client) -> None:

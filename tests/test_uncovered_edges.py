@@ -20,7 +20,7 @@ from assistant.cli import cli
 from assistant.server.app import create_app
 from assistant.settings import REPO_ROOT
 from assistant.slack.blocks import answer_message
-from tests.helpers.api import build_app, client_for
+from tests.helpers.api import build_app, client_for, sse_events
 
 # Covered (the Python background-job section) + one name the corpus never mentions.
 MIXED = "celery or dramatiq for python background jobs"
@@ -105,14 +105,6 @@ def client(corpus_assistant, model_cache, tmp_path_factory) -> TestClient:
     app = build_app(corpus_assistant, model_cache, tmp_path_factory.mktemp("uncovered-db"))
     with client_for(app) as client:
         yield client
-
-
-def sse_events(body: str) -> list[tuple[str, object]]:
-    events = []
-    for block in body.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((lines["event"], json.loads(lines["data"])))
-    return events
 
 
 def test_http_ask_json_carries_uncovered(client) -> None:

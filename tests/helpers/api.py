@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -35,3 +36,12 @@ def assert_error(r, status: int, kind: str | None = None) -> dict:
     if kind is not None:
         assert error["type"] == kind, error
     return error
+
+
+def sse_events(body: str) -> list[tuple[str, object]]:
+    """A Server-Sent Events body as (event, data) pairs, data parsed as JSON."""
+    events = []
+    for block in body.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
