@@ -21,6 +21,11 @@ from pydantic_settings.exceptions import SettingsError
 from assistant.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# What every LLM-backed part needs configured, as the errors that ask for it say.
+LLM_NEEDS = (
+    "STACKGUIDE_LLM_MODEL and an endpoint "
+    "(STACKGUIDE_LLM_BASE_URL / OPENAI_BASE_URL, or OPENAI_API_KEY)"
+)
 
 
 def bundled_model_path() -> str:
@@ -302,10 +307,7 @@ class Settings(BaseSettings):
     def _llm_for_openai(self) -> Settings:
         # Fail at startup, not on every request, when the default backend cannot work.
         if self.backend == "openai" and not self.llm_configured():
-            raise ValueError(
-                "STACKGUIDE_BACKEND=openai needs STACKGUIDE_LLM_MODEL and an endpoint "
-                "(STACKGUIDE_LLM_BASE_URL / OPENAI_BASE_URL, or OPENAI_API_KEY)"
-            )
+            raise ValueError(f"STACKGUIDE_BACKEND=openai needs {LLM_NEEDS}")
         return self
 
     @field_validator("chroma_url", "slack_bot_token", "slack_signing_secret", "slack_app_token")

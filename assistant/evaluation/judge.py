@@ -19,7 +19,7 @@ import numpy as np
 from assistant.errors import BackendUnavailable, ConfigError
 from assistant.models import Answer
 from assistant.prompts import Prompts
-from assistant.settings import Settings
+from assistant.settings import LLM_NEEDS, Settings
 
 N_QUESTIONS = 3
 
@@ -41,12 +41,9 @@ def _json(text: str) -> dict:
 
 class Judge:
     def __init__(self, settings: Settings, prompts: Prompts, embedder) -> None:
+        if not settings.llm_configured():
+            raise ConfigError(f"the LLM judge needs {LLM_NEEDS}")
         base, model, key = settings.llm_endpoint()
-        if not (base or key) or not model:
-            raise ConfigError(
-                "the LLM judge needs STACKGUIDE_LLM_MODEL and an endpoint "
-                "(STACKGUIDE_LLM_BASE_URL / OPENAI_BASE_URL, or OPENAI_API_KEY)"
-            )
         try:
             from openai import OpenAI
         except ImportError as exc:  # pragma: no cover

@@ -27,7 +27,7 @@ from assistant.generators.base import Draft, Evidence, Generator
 from assistant.grounding.citations import check_citations
 from assistant.models import Citation, Turn
 from assistant.prompts import Prompts
-from assistant.settings import Settings
+from assistant.settings import LLM_NEEDS, Settings
 from assistant.text import content_terms, shorten
 
 log = logging.getLogger(__name__)
@@ -75,10 +75,7 @@ class OpenAIGenerator(Generator):
 
     def __init__(self, settings: Settings, prompts: Prompts, fallback: Generator) -> None:
         if not settings.llm_configured():
-            raise BackendNotConfigured(
-                "the openai backend needs STACKGUIDE_LLM_MODEL and an endpoint "
-                "(STACKGUIDE_LLM_BASE_URL / OPENAI_BASE_URL, or OPENAI_API_KEY)"
-            )
+            raise BackendNotConfigured(f"the openai backend needs {LLM_NEEDS}")
         self.settings = settings
         self.prompts = prompts
         self.fallback = fallback

@@ -23,7 +23,7 @@ from assistant.grounding.evidence import ScoredUnit
 from assistant.grounding.judges.base import RelevanceJudge, Signals, sigmoid
 from assistant.prompts import Prompts
 from assistant.query.intent import Query
-from assistant.settings import Settings
+from assistant.settings import LLM_NEEDS, Settings
 from assistant.text import shorten, strip_markers
 
 TEMPLATE = "llm/judge_relevance.md"
@@ -53,10 +53,7 @@ class LLMJudge(RelevanceJudge):
         max_passages: int = MAX_PASSAGES,
     ) -> None:
         if not settings.llm_configured():
-            raise ConfigError(
-                "relevance_judge=llm needs STACKGUIDE_LLM_MODEL and an endpoint "
-                "(STACKGUIDE_LLM_BASE_URL / OPENAI_BASE_URL, or OPENAI_API_KEY)"
-            )
+            raise ConfigError(f"relevance_judge=llm needs {LLM_NEEDS}")
         from assistant.generators.openai import chat_model  # its import pulls in the agent
 
         self.settings = settings
