@@ -30,9 +30,7 @@ def run_calibration(settings: Settings, paths: list[Path], categories: tuple[str
     samples = []
     for path in paths:
         source = Dataset.at(path)
-        # A corpus for calibration only may have no cases of its own (`also_asks`).
-        cases = load_dataset(path) if source.corpus_command is None or any(
-            path.glob("*.yaml")) else []  # fmt: skip
+        cases = load_dataset(path)
         if categories:
             cases = [c for c in cases if c.category in categories]
         own = source.settings(settings)
@@ -109,7 +107,7 @@ def _borrowed_refusals(
     borrowed = [
         case
         for path in paths
-        if Dataset.at(path).corpus_command is not None and any(path.glob("*.yaml"))
+        if Dataset.at(path).corpus_command is not None
         for case in load_dataset(path)
         if case.refuse is False and (not categories or case.category in categories)
     ]
