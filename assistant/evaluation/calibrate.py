@@ -31,7 +31,7 @@ from assistant.query.intent import Query
 ROUNDS = 4  # multiple-instance refits: the passage picked settles after two or three
 FOLDS = 5
 REGULARISATION = 1.0  # sklearn's C: the cases are few, the features correlated
-MIN_SUPPORT = 5  # cases a signal must be seen in before its weight is fitted
+MIN_SUPPORT = 5  # passage rows a signal must be on in before its weight is fitted
 ANSWER_RECALL = 0.97  # the operating point: answerable cases the threshold must let through
 
 
@@ -114,8 +114,8 @@ def collect(ask, cases: list[Case], recorder: RecordingJudge, dataset: str) -> l
 def fit(samples: list[Sample], start: int = 3, priors: dict[int, float] | None = None) -> Fit:
     """Multiple-instance logistic regression; `start` is the column first picked by.
 
-    A column the cases show fewer than `MIN_SUPPORT` times (a question met only in
-    passing, a patchwork of documents) cannot be fitted: it keeps its weight in `priors`
+    A column on in fewer than `MIN_SUPPORT` passage rows (a question met only in passing,
+    a patchwork of documents) cannot be fitted: it keeps its weight in `priors`
     (the strength the rule it was had), and the rest is fitted around it.
     """
     from sklearn.linear_model import LogisticRegression

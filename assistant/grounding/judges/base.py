@@ -77,7 +77,6 @@ class Calibration:
         return dict(self.judges.get(judge) or {})
 
     def save(self, path: Path, judge: str, fitted: dict[str, Any]) -> None:
-        """Replace one judge's entry, keeping the others."""
-        current = Calibration.load(path)
-        current.judges[judge] = fitted
-        path.write_text(json.dumps({"judges": current.judges}, indent=2, sort_keys=True) + "\n")
+        """Replace one judge's entry, keeping the others this calibration holds."""
+        self.judges[judge] = fitted
+        path.write_text(json.dumps({"judges": self.judges}, indent=2, sort_keys=True) + "\n")
