@@ -63,12 +63,13 @@ lint: install
 unit: install
 	$(BIN)/pytest -q
 
-eval: install  ## the offline assistant against evals/thresholds.toml, then the held-out set and the second corpus (reported only)
+eval: install  ## the offline assistant against evals/thresholds.toml, the second corpus' tuning part against its own floors, then the held-out sets (reported only)
 	export STACKGUIDE_DATA_DIR=$$(mktemp -d) && \
 	$(BIN)/stackguide eval --backend extractive && \
 	$(BIN)/stackguide eval --backend extractive --dataset evals/holdout --no-gate \
 		--report evals/reports/holdout.json && \
-	$(BIN)/stackguide eval --backend extractive --dataset evals/second_corpus/tune --no-gate \
+	$(BIN)/stackguide eval --backend extractive --dataset evals/second_corpus/tune \
+		--thresholds evals/second_corpus/thresholds.toml \
 		--report evals/reports/second_corpus_tune.json && \
 	$(BIN)/stackguide eval --backend extractive --dataset evals/second_corpus/holdout --no-gate \
 		--report evals/reports/second_corpus_holdout.json

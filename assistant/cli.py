@@ -247,7 +247,7 @@ def _print_sources(answer) -> None:
     if answer.citations:
         click.echo("\n" + click.style("Sources", bold=True))
         for c in answer.citations:
-            click.echo(f"[{c.n}] {c.title} › {c.section}  ({c.source})")
+            click.echo(f"[{c.n}] {c.label}  ({c.source})")
             click.echo(click.style(f"    {c.snippet}", dim=True))
     click.echo("")
 

@@ -25,6 +25,12 @@ class ChunkRecord:
     preview: bool = False
     digest: str = ""
     origin: str = ""  # absolute path of the file: what incremental ingest keys on
+    work: str = ""  # the title of the guide the page is one file of ("" for an article)
+
+    @property
+    def document(self) -> str:
+        """What makes one document for attribution: its work, else its file."""
+        return f"work:{self.work}" if self.work else self.source
 
     def to_metadata(self) -> dict[str, Any]:
         vecs = self.unit_vecs if self.unit_vecs is not None else np.zeros((0, 0))
@@ -36,6 +42,7 @@ class ChunkRecord:
             "preview": self.preview,
             "digest": self.digest,
             "origin": self.origin,
+            "work": self.work,
             "units": json.dumps(self.units, ensure_ascii=False),
             # float16 is plenty for ranking sentences and halves the metadata size
             "unit_vecs": base64.b64encode(vecs.astype(np.float16).tobytes()).decode(),
@@ -61,6 +68,7 @@ class ChunkRecord:
             preview=bool(meta.get("preview", False)),
             digest=str(meta.get("digest", "")),
             origin=str(meta.get("origin", "")),
+            work=str(meta.get("work", "")),
         )
 
 
@@ -83,6 +91,13 @@ class Citation:
     section: str
     snippet: str
     score: float
+    work: str = ""  # the guide a page belongs to, when it is one of many files
+
+    @property
+    def label(self) -> str:
+        """What a reader is shown: the work, then the page's section."""
+        head = self.work or self.title
+        return f"{head} › {self.section}" if self.section and self.section != head else head
 
 
 @dataclass

@@ -9,7 +9,13 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 MARKER = re.compile(r"[ \t]*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _NUMBER = re.compile(r"^\d+[.)]\s+")
 SEP = " › "  # joins the headings of a section path
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9`*])")
+# Abbreviations a sentence rarely ends on: a stop after them continues the sentence.
+_ABBREVIATION = re.compile(
+    r"\b(?:e\.g|i\.e|vs|cf|approx|incl|esp|resp|viz|al|fig|figs|vol|eq|ref|mr|mrs|ms|dr|"
+    r"prof|jr|sr|inc|ltd|corp|dept)\.$",
+    re.I,
+)
 
 # Function words plus the words every stack question uses; they carry no topic.
 STOPWORDS = frozenset(
@@ -73,9 +79,28 @@ def content_terms(text: str) -> list[str]:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split prose into sentences without breaking on `v1.`, `e.g.` or `Next.js`."""
-    parts = _SENTENCE_END.split(text.strip())
-    return [p.strip() for p in parts if p.strip()]
+    """Split prose into sentences without breaking on `v1.`, `Next.js`, after an
+    abbreviation ("e.g. Foo") or inside brackets and code spans ("(see A. Then B.)")."""
+    text = text.strip()
+    out: list[str] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        head = text[start : m.start()]
+        if _ABBREVIATION.search(head) or _unclosed(head):
+            continue
+        out.append(head)
+        start = m.end()
+    out.append(text[start:])
+    return [p.strip() for p in out if p.strip()]
+
+
+def _unclosed(text: str) -> bool:
+    """Is a bracket or a code span still open at the end of `text`?"""
+    return (
+        text.count("(") > text.count(")")
+        or text.count("[") > text.count("]")
+        or (text.count("`") % 2 == 1)
+    )
 
 
 def shorten(text: str, limit: int) -> str:

@@ -1,8 +1,9 @@
-"""Section-aware chunking: LangChain's Markdown header splitter, then a size limit.
+"""Section-aware chunking: the document's sections (`ingest.markdown`), then a size limit.
 
-Every chunk carries its source, document title and heading path, is cut between units
-(bullets, sentences, table rows) rather than inside one, and has an id derived from its
-source, section, place and content, so re-ingesting unchanged text yields the same ids.
+Every chunk carries its source, document title, work and full heading path, is cut
+between units (bullets, sentences, table rows, whole code blocks) rather than inside one,
+and has an id derived from its source, section, place and content, so re-ingesting
+unchanged text yields the same ids.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import NamedTuple
 
 from assistant.text import SEP, short_name
 from ingest.loaders import SourceDocument
-from ingest.units import Unit, addresses_assistant, split_units
+from ingest.markdown import Section, parse
+from ingest.units import Unit, addresses_assistant, units_of
 
 
 @dataclass
@@ -27,10 +29,11 @@ class Chunk:
     section: str
     text: str
     order: int
-    units: list[dict] = field(default_factory=list)  # {"text": display, "raw": as written}
+    units: list[dict] = field(default_factory=list)  # {"text": display, "raw", "kind"}
     preview: bool = False  # announces content the corpus lacks: never evidence
     digest: str = ""  # hash of the whole source file
     origin: str = ""  # absolute path of the source file
+    work: str = ""  # the title of the guide the page is one file of ("" for an article)
 
     @property
     def embed_text(self) -> str:
@@ -40,6 +43,9 @@ class Chunk:
 class Chunked(NamedTuple):
     chunks: list[Chunk]
     kept_out: list[str]  # passages that speak to the assistant: in no chunk, never evidence
+    sections: int = 0  # sections with text
+    tables: int = 0
+    nav: int = 0  # link lists, tables of contents, badges: read, never evidence
 
 
 @cache
@@ -53,11 +59,11 @@ def section_label(path: list[str], title: str, generic: frozenset[str]) -> tuple
     """The subject an answer sentence from this section is about, and the section's kind."""
     if not path:
         return title, "part"
+    last = path[-1]
+    if last.lower() in generic:  # "Introduction" says nothing without what it introduces
+        return f"{short_name(path[-2]) if len(path) > 1 else title} — {last}", "generic"
     if len(path) == 1:
         return short_name(path[0]), "part"
-    last = path[-1]
-    if last.lower() in generic:
-        return f"{short_name(path[-2])} — {last}", "generic"
     return last, "named"
 
 
@@ -69,7 +75,10 @@ def _mentions(text: str, label: str) -> bool:
 
 
 def _display(unit: Unit, label: str, kind: str) -> str:
-    """Prefix the label unless the unit already names its subject."""
+    """Prefix the label unless the unit already names its subject (code never: it is
+    shown as a block)."""
+    if unit.kind == "code":
+        return unit.text
     if unit.kind != "step" and (
         _mentions(unit.text, label) or (unit.self_subject and kind in {"part", "generic"})
     ):
@@ -77,28 +86,65 @@ def _display(unit: Unit, label: str, kind: str) -> str:
     return f"**{label}** — {unit.text}"
 
 
-def chunk_document(doc: SourceDocument, max_chars: int, prompts_dir: Path) -> Chunked:
+def page_title(sections: list[Section], title: str, work: str) -> str:
+    """A page whose first heading only repeats its work's name, with no text under it,
+    is titled by the heading that follows (every page of a guide opening "Fastify")."""
+    if not work or title != work:
+        return title
+    headed = [s for s in sections if s.path]
+    if len(headed) > 1 and headed[0].path[-1] == title and not headed[0].blocks:
+        return headed[1].path[-1]
+    return title
+
+
+def section_paths(sections: list[Section], title: str) -> list[list[str]]:
+    """Each section's heading path without the document's own title heading when it is
+    the top level (a page `# Routes`), and without empty banner headings above the title
+    (a page opening `<h1>Fastify</h1>` then `## Routes` is the page "Routes")."""
+    headed = [s for s in sections if s.path]
+    if not headed:
+        return [s.path for s in sections]
+    highest = min(lv for s in headed for lv in s.levels)
+    tops = [s for s in headed if len(s.path) == 1 and s.levels[0] == highest]
+    # The title as written, else a single top heading opening the text (its title under
+    # another wording, as front matter often gives).
+    top = next((s for s in headed if s.path[-1] == title), None)
+    if top is None and len(tops) == 1 and tops[0] is headed[0]:
+        top = tops[0]
+    if top is None:
+        return [s.path for s in sections]
+    drop = len(top.path) if top.levels[-1] == highest else 0
+    with_text = {tuple(s.path) for s in sections if s.blocks}
+    while drop < len(top.path) - 1 and tuple(top.path[: drop + 1]) not in with_text:
+        drop += 1  # a banner: a heading with no text of its own above the title
+    prefix = top.path[:drop]
+    return [s.path[drop:] if s.path[:drop] == prefix else s.path for s in sections]
+
+
+def chunk_document(
+    doc: SourceDocument, max_chars: int, prompts_dir: Path, work: str = ""
+) -> Chunked:
     """The document's chunks, and the passages kept out of them because they give
     orders to the assistant (they are neither quoted, scored, embedded nor shown to an
     LLM)."""
-    from langchain_text_splitters import MarkdownHeaderTextSplitter
-
-    splitter = MarkdownHeaderTextSplitter(
-        [("#", "h1"), ("##", "h2"), ("###", "h3")], strip_headers=True
-    )
     generic = generic_headings(prompts_dir)
     preview = {str(s).strip().lower() for s in doc.meta.get("preview_sections") or []}
     chunks: list[Chunk] = []
     kept_out: list[str] = []
     seen: dict[str, int] = {}
-    for part in splitter.split_text(doc.text):
-        path = [part.metadata[h] for h in ("h2", "h3") if part.metadata.get(h)]
-        if not path and part.metadata.get("h1") and part.metadata["h1"] != doc.title:
-            path = [part.metadata["h1"]]
-        section = SEP.join(path)
-        label, kind = section_label(path, doc.title, generic)
-        units = split_units(part.page_content)
-        if addresses_assistant(SEP.join([doc.title, *path])):  # a heading giving orders
+    sections = parse(doc.text)
+    title = page_title(sections, doc.title, work)
+    counts = {"sections": 0, "tables": 0, "nav": 0}
+    for part, path in zip(sections, section_paths(sections, title), strict=True):
+        if not part.blocks:
+            continue
+        counts["sections"] += 1
+        counts["tables"] += sum(b.kind == "table" for b in part.blocks)
+        counts["nav"] += sum(b.kind == "nav" for b in part.blocks)
+        section = SEP.join(path) or title
+        label, kind = section_label(path, title, generic)
+        units = units_of(part.blocks)
+        if addresses_assistant(SEP.join([title, *path])):  # a heading giving orders
             kept_out += [u.raw for u in units]
             continue
         kept_out += [u.raw for u in units if u.addressed]
@@ -113,17 +159,21 @@ def chunk_document(doc: SourceDocument, max_chars: int, prompts_dir: Path) -> Ch
                 Chunk(
                     id=digest,
                     source=doc.source,
-                    title=doc.title,
+                    title=title,
                     section=section,
                     text=text,
                     order=len(chunks),
-                    units=[{"text": _display(u, label, kind), "raw": u.raw} for u in group],
+                    units=[
+                        {"text": _display(u, label, kind), "raw": u.raw, "kind": u.kind}
+                        for u in group
+                    ],
                     preview=is_preview,
                     origin=doc.origin,
                     digest=doc.digest,
+                    work=work,
                 )
             )
-    return Chunked(chunks, kept_out)
+    return Chunked(chunks, kept_out, **counts)
 
 
 def _pack(units: list[Unit], max_chars: int) -> list[list[Unit]]:
@@ -136,6 +186,9 @@ def _pack(units: list[Unit], max_chars: int) -> list[list[Unit]]:
         if current and size + n > max_chars:
             groups.append(current)
             current, size = [], 0
+        if unit.kind == "code" and n > max_chars:  # code stays whole, in a chunk of its own
+            groups.append([unit])
+            continue
         if n > max_chars:  # one unit alone beyond the limit: cut at words, last resort
             groups += [[Unit(piece, piece, unit.kind)] for piece in _cut(unit.raw, max_chars)]
             continue

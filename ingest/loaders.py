@@ -1,6 +1,7 @@
 """Read a file into a `SourceDocument`: Markdown, plain text, HTML and PDF.
 
-Each loader returns Markdown-ish text so the header splitter can find sections.
+Each loader returns Markdown (HTML through `ingest.html`), which `ingest.markdown` reads
+into sections.
 """
 
 from __future__ import annotations
@@ -8,9 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import ClassVar
 
 import yaml
 
@@ -89,8 +88,9 @@ def _front_matter(text: str, source: str) -> tuple[dict, str]:
 
 
 def _first_heading(text: str) -> str:
-    m = re.search(r"^#\s+(.+)$", text, re.M)
-    return m.group(1) if m else ""
+    from ingest.markdown import parse
+
+    return next((s.path[-1] for s in parse(text) if s.path), "")
 
 
 def _pdf(raw: bytes, source: str) -> str:
@@ -106,59 +106,7 @@ def _pdf(raw: bytes, source: str) -> str:
     return "\n\n".join(p.strip() for p in pages if p.strip())
 
 
-class _HTMLText(HTMLParser):
-    """HTML → Markdown-ish text: h1–h3 become headings, block tags become breaks."""
-
-    BLOCK: ClassVar = {"p", "div", "li", "tr", "br", "pre", "section", "article", "dt", "dd"}
-    SKIP: ClassVar = {"script", "style", "nav", "head", "noscript", "footer"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.title = ""
-        self._skip = 0
-        self._in_title = False
-        self._heading = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in self.SKIP:
-            self._skip += 1
-        elif tag == "title":
-            self._in_title = True
-        elif tag in {"h1", "h2", "h3"}:
-            self._heading = int(tag[1])
-            self.out.append("\n\n" + "#" * self._heading + " ")
-        elif tag == "li":
-            self.out.append("\n- ")
-        elif tag in self.BLOCK:
-            self.out.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIP:
-            self._skip = max(0, self._skip - 1)
-        elif tag == "title":
-            self._in_title = False
-        elif tag in {"h1", "h2", "h3"}:
-            self._heading = 0
-            self.out.append("\n\n")
-        elif tag in self.BLOCK:
-            self.out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if data.strip() == "¶":  # Sphinx's header permalink, not text
-            return
-        if self._in_title:
-            self.title += data
-        elif not self._skip:
-            # Heading text arrives in pieces ("14.4.2." then "Use COPY"): keep them apart.
-            self.out.append(data.replace("\n", " ") + " " if self._heading else data)
-
-
 def _html(text: str) -> tuple[str, str]:
-    parser = _HTMLText()
-    parser.feed(text)
-    parser.close()
-    body = re.sub(r"[ \t]+", " ", "".join(parser.out))
-    body = re.sub(r" +\n", "\n", body)
-    body = re.sub(r"\n\s*\n\s*\n+", "\n\n", body)
-    return body.strip(), " ".join(parser.title.split())
+    from ingest.html import html_to_markdown
+
+    return html_to_markdown(text)

@@ -23,12 +23,13 @@ from assistant.index.vectors import VectorStore, open_store
 from assistant.models import ChunkRecord
 from assistant.settings import Settings
 from ingest.chunking import Chunk, chunk_document
-from ingest.loaders import SUPPORTED, load
+from ingest.loaders import SUPPORTED, SourceDocument, load
+from ingest.works import folder_title, index_pages, series_sizes, work_key
 
 log = logging.getLogger(__name__)
 BATCH_CHUNKS = 64
 # Bump when what is stored per chunk changes: an index of another format is re-embedded.
-INDEX_FORMAT = "3"
+INDEX_FORMAT = "4"
 
 
 @dataclass
@@ -46,6 +47,11 @@ class IngestReport:
     kept_out: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
     chunks_total: int = 0
+    # What the files read in this run hold (unchanged files included).
+    sections: int = 0
+    tables: int = 0
+    nav: int = 0  # link lists, tables of contents, badges: read, never evidence
+    chunks_read: int = 0
 
     @property
     def ok(self) -> bool:
@@ -54,7 +60,9 @@ class IngestReport:
     def summary(self) -> str:
         skipped = len(self.skipped) + len(self.not_followed)
         text = (
-            f"{self.files} files, {self.added} chunks added, {self.updated} updated, "
+            f"{self.files} files ({self.sections} sections, {self.tables} tables, "
+            f"{self.chunks_read} chunks; {self.nav} link lists kept out of evidence), "
+            f"{self.added} chunks added, {self.updated} updated, "
             f"{self.removed} removed, {skipped} skipped, {len(self.failed)} failed, "
             f"{self.chunks_total} in index, {self.seconds:.1f}s"
         )
@@ -197,11 +205,15 @@ def run_ingest(
     plan: list[tuple[Chunk, bool]] = []  # chunk to embed, and whether its file is known
     stale: set[str] = set()
     seen: set[str] = set()
+    works = _Works(files)
     for path, source in files:
         seen.add(str(path))
         try:
             doc = load(path, source)
-            chunks, kept_out = chunk_document(doc, settings.chunk_max_chars, settings.prompts_dir)
+            chunked = chunk_document(
+                doc, settings.chunk_max_chars, settings.prompts_dir, work=works.title(doc)
+            )
+            chunks, kept_out = chunked.chunks, chunked.kept_out
         except IngestError as exc:
             report.failed.append((exc.path, exc.reason))
             continue  # keep whatever the store had for it: a bad edit loses nothing
@@ -209,6 +221,10 @@ def run_ingest(
             log.exception("unexpected error reading %s", source)
             report.failed.append((source, f"unexpected error: {type(exc).__name__}: {exc}"))
             continue
+        report.sections += chunked.sections
+        report.tables += chunked.tables
+        report.nav += chunked.nav
+        report.chunks_read += len(chunks)
         if kept_out:
             report.kept_out[source] = kept_out
             log.info("%s: %d passages address the assistant: kept out", source, len(kept_out))
@@ -257,6 +273,34 @@ def run_ingest(
     return report
 
 
+class _Works:
+    """The title of each file's work, from its folder's index page (read once)."""
+
+    def __init__(self, files: list[tuple[Path, str]]) -> None:
+        self.index = index_pages(files)
+        self.titles: dict[str, str] = {}
+        self.series = series_sizes(path for path, _ in files)
+
+    def title(self, doc: SourceDocument) -> str:
+        key = work_key(doc.source, doc.meta)
+        if key.startswith("series:"):  # one article alone is not a series
+            series = str(doc.meta["series"])
+            return series if self.series.get(series, 0) > 1 else ""
+        if not key:
+            return ""  # a work of its own
+        if key not in self.titles:
+            page = self.index.get(key)
+            title = ""
+            if page is not None:
+                try:
+                    title = doc.title if doc.origin == str(page.absolute()) else load(
+                        page, key).title  # fmt: skip
+                except IngestError:
+                    title = ""
+            self.titles[key] = title or folder_title(key)
+        return self.titles[key]
+
+
 def _embedder(settings: Settings):
     from assistant.embeddings import get_embedder
 
@@ -296,6 +340,7 @@ def _embed(batch: list[tuple[Chunk, bool]], embedder) -> tuple[list[ChunkRecord]
                 preview=c.preview,
                 digest=c.digest,
                 origin=c.origin,
+                work=c.work,
             )
         )
         offset += n

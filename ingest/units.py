@@ -14,8 +14,8 @@ from itertools import accumulate
 
 from assistant.query.injection import INSTRUCTIONS
 from assistant.text import split_sentences
+from ingest.markdown import Block, parse
 
-_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 # "Chi — …", "SQLAlchemy 2.0 — …", "Public API → …": the unit names its own subject.
 _SELF_SUBJECT = re.compile(r"^(?:(?!\. )[^—:?]){1,60}?\s(?:—|→)\s")
 _TREE = re.compile(r"^[│├└─\s]+")
@@ -64,44 +64,28 @@ def addresses_assistant(text: str) -> bool:
 
 
 def split_units(body: str) -> list[Unit]:
+    """The units of a section body written in Markdown (headings, if any, are ignored)."""
+    return units_of([b for section in parse(body) for b in section.blocks])
+
+
+def units_of(blocks: list[Block]) -> list[Unit]:
+    """A section's blocks as answer units. Navigation (link lists, tables of contents)
+    gives none: it is there for reading, never evidence."""
     units: list[Unit] = []
-    lines = [ln.rstrip() for ln in body.replace("  \n", "\n").split("\n")]
-    i = 0
     intro = False  # the last passage spoke to the assistant and opened a list (with ":")
-    while i < len(lines):
-        line = lines[i]
-        start, bullet = len(units), bool(_BULLET.match(line))
-        checked = bullet  # bullets and prose are checked as they are split; code, tables below
-        if not line.strip():
-            i += 1
-            continue
-        if line.lstrip().startswith("```"):
-            j = i + 1
-            while j < len(lines) and not lines[j].lstrip().startswith("```"):
-                j += 1
-            units += _code_units(lines[i + 1 : j])
-            i = j + 1
-        elif line.lstrip().startswith("|"):
-            j = i
-            while j < len(lines) and lines[j].lstrip().startswith("|"):
-                j += 1
-            units += _table_units(lines[i:j])
-            i = j
+    for block in blocks:
+        start, bullet = len(units), block.kind == "bullet"
+        checked = block.kind in {"bullet", "prose"}  # checked as they are split
+        if block.kind == "code":
+            units += _code_units(block.text.split("\n"), block.lang)
+        elif block.kind == "table":
+            units += _table_units(block.header, block.rows)
         elif bullet:
-            j = i + 1  # a bullet continues on indented lines only
-            while j < len(lines) and lines[j][:1].isspace() and not _starts_block(lines[j]):
-                j += 1
-            raw = " ".join(ln.strip() for ln in lines[i:j])
-            text = _BULLET.sub("", raw).strip()
-            units += _sized(text, raw, "bullet", addresses_assistant(raw))
-            i = j
-        else:
-            j = i + 1
-            while j < len(lines) and lines[j].strip() and not _starts_block(lines[j]):
-                j += 1
-            for sent, addressed in _prose([ln.strip() for ln in lines[i:j]]):
+            raw = f"{block.marker} {block.text}"
+            units += _sized(block.text, raw, "bullet", addresses_assistant(raw))
+        elif block.kind == "prose":
+            for sent, addressed in _prose(block.text.split("\n")):
                 units += _sized(sent, sent, "sentence", addressed)
-            i, checked = j, True
         new = units[start:]
         for unit in new:
             if not checked:
@@ -130,11 +114,6 @@ def _prose(lines: list[str]) -> list[tuple[str, bool]]:
     return [(sent, any(n in tainted for n in span)) for sent, span in spans]
 
 
-def _starts_block(line: str) -> bool:
-    s = line.lstrip()
-    return bool(_BULLET.match(line)) or s.startswith(("|", "```", "#"))
-
-
 def _sized(text: str, raw: str, kind: str, addressed: bool = False) -> list[Unit]:
     """Long bullets are split at sentence ends so a unit stays quotable (and a bullet
     that speaks to the assistant is kept out whole)."""
@@ -145,28 +124,42 @@ def _sized(text: str, raw: str, kind: str, addressed: bool = False) -> list[Unit
     return [Unit(p, p, kind, self_subject and n == 0, addressed) for n, p in enumerate(parts)]
 
 
-def _cells(row: str) -> list[str]:
-    return [c.strip() for c in row.strip().strip("|").split("|")]
+ROW_LABEL_CHARS = 60  # a first cell this short names its row; a longer one is content
 
 
-def _table_units(rows: list[str]) -> list[Unit]:
-    if len(rows) < 3 or not re.match(r"^[\s|:-]+$", rows[1]):
-        return [Unit(" ".join(_cells(r)), r, "row") for r in rows]
-    header = _cells(rows[0])
+def _table_units(header: list[str], rows: list[list[str]]) -> list[Unit]:
+    """One unit per row, each naming its columns: "bodyLimit — Default: 1048576." A row
+    whose first cell is content (code, a sentence) names every cell by its column, so a
+    "Bad | Good" pair keeps which side is which."""
     units = []
-    for row in rows[2:]:
-        cells = _cells(row)
-        pairs = [f"{h}: {c}" for h, c in zip(header[1:], cells[1:], strict=False) if c]
-        text = f"{cells[0]} — {'; '.join(pairs)}."
-        units.append(Unit(text, f"{rows[0]}\n{row}", "row", True))
+    head_line = f"| {' | '.join(header)} |" if header else ""
+    for cells in rows:
+        if not any(cells):
+            continue
+        raw = "\n".join(filter(None, [head_line, f"| {' | '.join(cells)} |"]))
+        names = header + [""] * (len(cells) - len(header))
+        named = list(zip(names, cells, strict=False))
+        code = any("```" in c for c in cells)
+        if not header:
+            text = " — ".join(c for c in cells if c)
+        elif len(cells[0]) <= ROW_LABEL_CHARS and "\n" not in cells[0] and not code:
+            pairs = [f"{h}: {c}" if h else c for h, c in named[1:] if c]
+            text = f"{cells[0]} — {'; '.join(pairs)}." if pairs else cells[0]
+        else:
+            sep = "\n" if code else "; "
+            text = sep.join(f"{h}:{sep if code else ' '}{c}" if h else c
+                            for h, c in named if c)  # fmt: skip
+        units.append(Unit(text, raw if not code else text, "code" if code else "row", True))
     return units
 
 
-def _code_units(lines: list[str]) -> list[Unit]:
-    """A decision tree ("Q1: …?" then its branches) gives one unit per question."""
+def _code_units(lines: list[str], lang: str = "") -> list[Unit]:
+    """A code block is one unit, whole. A decision tree ("Q1: …?" then its branches)
+    gives one unit per question."""
     if not any(re.match(r"^\s*Q\d+\s*:", ln) for ln in lines):
-        raw = "\n".join(lines).strip()
-        return [Unit(raw[:MAX_UNIT_CHARS], raw, "code")] if raw else []
+        code = "\n".join(lines).strip("\n")
+        fenced = f"```{lang}\n{code}\n```"
+        return [Unit(fenced, fenced, "code")] if code.strip() else []
     units: list[Unit] = []
     current: list[str] = []
     for ln in [*lines, "Q0:"]:  # a sentinel closes the last question

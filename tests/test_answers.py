@@ -147,5 +147,13 @@ def test_answer_object_shape(corpus_assistant) -> None:
         assert key in data
     assert data["backend"] == "extractive"
     assert {"embed", "retrieve", "generate", "total"} <= set(data["timings_ms"])
-    assert set(data["citations"][0]) == {"n", "source", "title", "section", "snippet", "score"}
+    assert set(data["citations"][0]) == {
+        "n",
+        "source",
+        "title",
+        "section",
+        "snippet",
+        "score",
+        "work",
+    }
     assert data["trace"]["retrieved"], "trace lists what was retrieved"

@@ -22,10 +22,12 @@ def normalise(text: str) -> str:
 
 
 def section_matches(expected: str, section: str) -> bool:
-    """`expected` names the section: a whole-heading suffix of its path."""
+    """`expected` names the section by the end of its heading path; a sub-section of it
+    is in it ("Decorators › Usage" holds "Decorators › Usage › decorateRequest")."""
     want = [p.strip().lower() for p in expected.split(SEP)]
     have = [p.strip().lower() for p in section.split(SEP)]
-    return len(want) <= len(have) and have[-len(want) :] == want
+    n = len(want)
+    return any(have[i : i + n] == want for i in range(len(have) - n + 1))
 
 
 def citation_validity(answer: Answer) -> bool:

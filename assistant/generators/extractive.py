@@ -1,7 +1,8 @@
 """Offline answers composed only of the corpus' own sentences, each with its `[n]`.
 
 Pick the few units that answer the question (relevance, not redundancy, every thing the
-question names covered), order them by source section, and cite each section once.
+question names covered), lead with the one that answers what was asked, support it with
+the rest, and cite each section once.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 
 from assistant.generators.base import Draft, Evidence, Generator
-from assistant.grounding.evidence import ScoredUnit
+from assistant.grounding.evidence import ScoredUnit, share
 from assistant.models import Citation
 from assistant.prompts import Prompts
 from assistant.text import shorten, strip_markers
@@ -21,6 +22,10 @@ FOREIGN_MARGIN = 0.5  # share of MARGIN a unit from another document may fall be
 LEAD_BONUS = 0.15  # a section's opening line, when it stands for the thing in an answer
 COVER_FLOOR = 0.4  # how good (relative to the best) a unit must be to cover a named thing
 SNIPPET_CHARS = 320
+# The lead is the unit that speaks to what the question asks about (its words beyond the
+# things it names: "fastest", "default", "close the pool"), not merely the best match.
+W_ASPECT = 0.15
+MAX_CODE = 1  # code supports an answer; more than one block is an example, not an answer
 _COMPARES = re.compile(r"\b(?:vs\.?|versus|or|differ\w*|difference|compar\w*)\b", re.I)
 
 
@@ -38,14 +43,16 @@ class ExtractiveGenerator(Generator):
             return []
         best = units[0].score
         chosen: list[ScoredUnit] = [units[0]]
-        home = units[0].hit.chunk.source
+        home = units[0].hit.chunk.document
 
         def foreign(u: ScoredUnit) -> bool:
-            """From another document, and not nearly as good as the best: an answer does
-            not stitch unrelated manuals together on a shared word ("Node", "differ")."""
-            return u.hit.chunk.source != home and u.score < best - MARGIN * FOREIGN_MARGIN
+            """From another work, and not nearly as good as the best: an answer does not
+            stitch unrelated manuals together on a shared word ("Node", "differ")."""
+            return u.hit.chunk.document != home and u.score < best - MARGIN * FOREIGN_MARGIN
 
         def redundant(u: ScoredUnit) -> bool:
+            if _is_code(u) and sum(map(_is_code, chosen)) >= MAX_CODE:
+                return True
             return any(float(u.vec @ c.vec) > REDUNDANT or u.text == c.text for c in chosen)
 
         def room() -> bool:
@@ -101,13 +108,16 @@ class ExtractiveGenerator(Generator):
 
     def generate(self, evidence: Evidence) -> Draft:
         chosen = self.select(evidence)
-        # Group by section, sections in order of their best unit; in a section the best
-        # unit leads (it answers the question) and the rest keep the text's order.
+        lead = lead_unit(chosen, evidence)
+        # Sections in order of their best unit, the lead's first; in a section the best
+        # unit comes first and the rest keep the text's order.
+        if lead is not None:
+            chosen = [lead, *(u for u in chosen if u is not lead)]
         groups: dict[str, list[ScoredUnit]] = {}
         for u in chosen:
             groups.setdefault(u.hit.chunk.id, []).append(u)
         citations: list[Citation] = []
-        lines: list[str] = []
+        cited: dict[int, int] = {}  # id(unit) → its citation number
         for n, group in enumerate(groups.values(), start=1):
             group[1:] = sorted(group[1:], key=lambda u: u.index)
             rec = group[0].hit.chunk
@@ -120,9 +130,54 @@ class ExtractiveGenerator(Generator):
                     section=rec.section,
                     snippet=snippet,
                     score=round(max(u.score for u in group), 4),
+                    work=rec.work,
                 )
             )
-            # Only the markers written here may stand: each one resolves to a citation.
-            lines += [f"{strip_markers(u.text)} [{n}]" for u in group]
-        points = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
+            cited.update({id(u): n for u in group})
+        # Only the markers written here may stand: each one resolves to a citation.
+        order = [u for group in groups.values() for u in group]
+        if lead is not None:
+            order = [lead, *(u for u in order if u is not lead)]
+        points = _render(order, cited, lead is not None)
         return Draft(self.prompts.render("extractive/answer.md", points=points), citations)
+
+
+def _is_code(u: ScoredUnit) -> bool:
+    return u.kind == "code"
+
+
+def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None:
+    """The unit an answer opens with: a warning when the question asks whether a plan is
+    wise, else the prose unit that best matches what the question asks about. Code is
+    never the lead."""
+    prose = [u for u in chosen if not _is_code(u)]
+    if not prose:
+        return None
+    if evidence.query.caution and (warning := next((u for u in prose if u.warning), None)):
+        return warning
+    q, lexical = evidence.query, evidence.lexical
+    aspect = [t for t in q.terms if t not in lexical.subjects and t not in q.wants]
+    # The lead comes from the answer's own document; there, from what the question asks.
+    about = [u for u in prose if u.hit.chunk.document == chosen[0].hit.chunk.document] or prose
+
+    def fit(u: ScoredUnit) -> float:
+        return u.score - u.boost + W_ASPECT * share(aspect, u.terms, lexical, known_only=True)
+
+    return max(about, key=fit)
+
+
+def _render(units: list[ScoredUnit], cited: dict[int, int], lead: bool) -> str:
+    """The lead as its own line, then the support as a list; code as blocks after."""
+
+    def line(u: ScoredUnit) -> str:
+        return f"{strip_markers(u.text)} [{cited[id(u)]}]"
+
+    prose = [u for u in units if not _is_code(u)]
+    code = [u for u in units if _is_code(u)]
+    head = [line(prose[0])] if lead and prose else []
+    rest = prose[1:] if head else prose
+    out = head + [f"- {line(u)}" for u in rest] if (head or len(rest) > 1) else [
+        line(u) for u in rest]  # fmt: skip
+    text = "\n".join(out[:1] + ([""] if head and rest else []) + out[1:]) if out else ""
+    blocks = [f"{u.text.strip()}\n[{cited[id(u)]}]" for u in code]
+    return "\n\n".join(p for p in [text, *blocks] if p)

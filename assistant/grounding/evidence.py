@@ -41,6 +41,7 @@ class ScoredUnit:
     score: float
     boost: float = 0.0  # the part of `score` owed to the question's intent, not evidence
     warning: bool = False  # the warning nearest a question that asks about risks
+    kind: str = ""  # sentence | bullet | row | step | code
 
 
 def share(
@@ -113,6 +114,7 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
                     focus,
                     score,
                     boost=want,  # what the question's intent adds ranks; it is not evidence
+                    kind=unit.get("kind", ""),
                 )
             )
     if query.caution:

@@ -32,7 +32,7 @@ def models() -> dict:
 def _content(answer: Answer) -> str:
     if not answer.citations:
         return answer.answer
-    sources = "\n".join(f"[{c.n}] {c.title} › {c.section} ({c.source})" for c in answer.citations)
+    sources = "\n".join(f"[{c.n}] {c.label} ({c.source})" for c in answer.citations)
     return f"{answer.answer}\n\nSources:\n{sources}"
 
 

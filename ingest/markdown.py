@@ -1,0 +1,419 @@
+"""Markdown → sections of typed blocks, whatever the dialect (CommonMark, GitHub, MkDocs).
+
+markdown-it-py does the parsing; this module only decides what each piece is:
+- every heading level (h1–h6, and `<h1>` written as HTML) opens a section with its full
+  heading path;
+- paragraphs and list items are prose with their inline markup cleaned (links read as
+  their text, images and HTML tags gone, code spans kept);
+- GFM tables and HTML tables become a header plus rows (cells may hold code, so a
+  "Bad | Good" pair stays a pair);
+- fenced and indented code stays whole;
+- a paragraph or item that is mostly links or images (tables of contents, "further
+  reading", badges) is `nav`: kept for reading, never evidence.
+MkDocs/Docusaurus constructs (admonitions, `///` blocks, tabs, attribute lists, snippet
+includes) are rewritten to plain Markdown first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from html.parser import HTMLParser
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+NAV_SHARE = 0.7  # share of a passage's letters inside links above which it is navigation
+
+
+@dataclass
+class Block:
+    kind: str  # prose | bullet | table | code | nav
+    text: str = ""  # prose and bullets: cleaned inline text; code: its content
+    marker: str = ""  # a bullet's list marker ("-", "1.")
+    lang: str = ""  # a code block's language
+    header: list[str] = field(default_factory=list)  # a table's column names
+    rows: list[list[str]] = field(default_factory=list)
+
+
+@dataclass
+class Section:
+    path: list[str]  # heading texts from the top level down ([] before the first heading)
+    levels: list[int]  # the heading level of each entry of `path`
+    blocks: list[Block] = field(default_factory=list)
+
+
+@cache
+def _parser() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+
+def parse(text: str) -> list[Section]:
+    """The document's sections in order; sections without blocks are kept (a heading
+    that only opens sub-sections still names them)."""
+    tokens = _parser().parse(normalize_dialect(text))
+    return _Walker().walk(tokens)
+
+
+# ---------------------------------------------------------------- dialects
+
+
+_FENCE = re.compile(r"^\s*(```+|~~~+)")
+_ATTR_LIST = re.compile(r"\s*\{\s*[#.:][^{}]*\}\s*$")  # "## Title { #anchor }"
+_INCLUDE = re.compile(r"^\s*(?:\{\*.*\*\}|--8<--.*|\{!.*!\})\s*$")  # snippet includes
+_ADMONITION = re.compile(r"^(\s*)(?:!!!|\?\?\?\+?)\s*([\w-]+)(?:\s+\"([^\"]*)\")?\s*$")
+_BLOCK_OPEN = re.compile(r"^\s*(?:///|:::)\s*([\w-]+)?\s*(?:\|\s*(.*))?$")
+_BLOCK_CLOSE = re.compile(r"^\s*(?:///|:::)\s*$")
+_TAB = re.compile(r"^(\s*)===\+?\s+\"([^\"]*)\"\s*$")
+
+
+def normalize_dialect(text: str) -> str:
+    """MkDocs/pymdownx/Docusaurus markup as CommonMark. An admonition or tab keeps its
+    title as the paragraph's opening words ("Tip: …") and its body un-indented, so the
+    body is prose, not an indented code block. Code fences are left untouched."""
+    out: list[str] = []
+    fence = ""
+    dedent: list[int] = []  # indentation to remove inside open admonitions/tabs
+    for line in text.split("\n"):
+        m = _FENCE.match(line)
+        if fence:
+            out.append(_dedent(line, dedent))
+            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
+                fence = ""
+            continue
+        if m:
+            fence = m.group(1)
+            out.append(_dedent(line, dedent))
+            continue
+        while dedent and line.strip() and _indent(line) < dedent[-1]:
+            dedent.pop()
+        if _INCLUDE.match(line):
+            continue
+        if a := _ADMONITION.match(line) or _TAB.match(line):
+            title = a.group(3) if a.re is _ADMONITION else a.group(2)
+            title = title if title is not None else a.group(2).capitalize()
+            if title:  # the title opens the body's first paragraph
+                out.append(f"{a.group(1)}**{title}:**")
+            dedent.append(_indent(line) + 4)
+            continue
+        if _BLOCK_CLOSE.match(line):
+            out.append("")
+            continue
+        if b := _BLOCK_OPEN.match(line):
+            title = (b.group(2) or "").strip() or (b.group(1) or "").capitalize()
+            out.append(f"**{title}:**" if title else "")
+            continue
+        line = _dedent(line, dedent)
+        if line.lstrip().startswith("#"):
+            line = _ATTR_LIST.sub("", line)
+        out.append(line)
+    return "\n".join(out)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _dedent(line: str, dedent: list[int]) -> str:
+    if not dedent:
+        return line
+    cut = min(dedent[-1], _indent(line))
+    return line[cut:]
+
+
+# ---------------------------------------------------------------- inline text
+
+
+@dataclass
+class _Inline:
+    text: str
+    linked: int  # letters inside links (and image alt texts)
+    letters: int  # letters in all
+
+    @property
+    def is_nav(self) -> bool:
+        if not self.text.strip():
+            return False
+        return self.letters == 0 or self.linked / self.letters >= NAV_SHARE
+
+
+_LETTER = re.compile(r"[^\W_]", re.U)
+
+
+def inline_text(token: Token, lines: bool = False) -> _Inline:
+    """An inline token's text as a reader sees it: link text without its URL, no images
+    or HTML tags, code spans and emphasis kept as Markdown. With `lines`, its source
+    line breaks are kept (a passage giving orders is judged line by line)."""
+    parts: list[str] = []
+    linked = letters = depth = 0
+    images = 0
+    for child in token.children or []:
+        piece = ""
+        if child.type == "text":
+            piece = child.content
+        elif child.type == "code_inline":
+            piece = f"`{child.content}`"
+        elif child.type in {"softbreak", "hardbreak"}:
+            piece = "\n" if lines else " "
+        elif child.type == "link_open":
+            depth += 1
+        elif child.type == "link_close":
+            depth = max(0, depth - 1)
+        elif child.type == "image":
+            images += 1
+        elif child.type in {"strong_open", "strong_close", "em_open", "em_close"}:
+            piece = child.markup
+        elif child.type in {"s_open", "s_close"}:
+            piece = "~~"
+        elif child.type == "html_inline":
+            piece = _inline_html(child.content)
+        n = len(_LETTER.findall(piece))
+        letters += n
+        linked += n if depth else 0
+        parts.append(piece)
+    text = "\n".join(filter(None, map(_tidy, "".join(parts).split("\n"))))
+    if images and not _LETTER.search(text):  # badges and logos: nothing to read
+        return _Inline(text, 1, 1) if text else _Inline("", 0, 0)
+    return _Inline(text, linked, letters)
+
+
+def _inline_html(tag: str) -> str:
+    low = tag.lower()
+    if low.startswith("<br"):
+        return " "
+    if re.match(r"</?code\b", low):
+        return "`"
+    return ""
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\*\*\s*\*\*|``", "", text)  # emphasis or code left empty by a tag
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------- HTML inside Markdown
+
+
+class _HTMLBits(HTMLParser):
+    """The text, headings and table cells of an HTML block written inside Markdown."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.events: list[tuple[str, str]] = []  # (kind, text): text|heading<n>|tr|cell|/table
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in {"script", "style"}:
+            self._skip += 1
+        elif tag in {"th", "td"}:
+            self.events.append(("cell", tag))
+        elif tag == "tr":
+            self.events.append(("tr", ""))
+        elif tag == "table":
+            self.events.append(("table", ""))
+        elif re.fullmatch(r"h[1-6]", tag):
+            self.events.append((f"heading{tag[1]}", ""))
+        elif tag in {"p", "div", "br", "li", "details", "summary"}:
+            self.events.append(("break", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"script", "style"}:
+            self._skip = max(0, self._skip - 1)
+        elif tag == "table":
+            self.events.append(("/table", ""))
+        elif re.fullmatch(r"h[1-6]", tag):
+            self.events.append(("/heading", ""))
+        elif tag in {"p", "div", "li", "summary"}:
+            self.events.append(("break", ""))
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and data.strip():
+            self.events.append(("text", data))
+
+
+# ---------------------------------------------------------------- the walk
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.sections: list[Section] = [Section([], [])]
+        self.stack: list[tuple[int, str]] = []  # open headings (level, text)
+        self.table: _HtmlTable | None = None  # an HTML table spanning several blocks
+        self.lists: list[str] = []  # markers of the open lists
+        self.item_opened = False  # the next inline is the first of a list item
+
+    # sections
+    def heading(self, level: int, text: str) -> None:
+        if not text:
+            return
+        while self.stack and self.stack[-1][0] >= level:
+            self.stack.pop()
+        self.stack.append((level, text))
+        self.sections.append(Section([t for _, t in self.stack], [lv for lv, _ in self.stack]))
+
+    def add(self, block: Block) -> None:
+        if self.table is not None:
+            self.table.add(block)
+        else:
+            self.sections[-1].blocks.append(block)
+
+    def walk(self, tokens: list[Token]) -> list[Section]:
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            if tok.type == "heading_open":
+                self.heading(int(tok.tag[1]), inline_text(tokens[i + 1]).text)
+                i += 3
+                continue
+            if tok.type in {"bullet_list_open", "ordered_list_open"}:
+                self.lists.append("1." if tok.type == "ordered_list_open" else "-")
+            elif tok.type in {"bullet_list_close", "ordered_list_close"}:
+                self.lists.pop()
+            elif tok.type == "list_item_open":
+                self.item_opened = True
+            elif tok.type == "inline":
+                self.inline(tok, tokens[i - 1] if i else None)
+            elif tok.type in {"fence", "code_block"}:
+                lang = tok.info.split()[0] if tok.info.strip() else ""
+                self.code(tok.content, lang)
+            elif tok.type == "table_open":
+                i = self.gfm_table(tokens, i)
+                continue
+            elif tok.type == "html_block":
+                self.html(tok.content)
+            i += 1
+        if self.table is not None:  # an HTML table never closed: keep what it held
+            self.table, table = None, self.table
+            table.flush(self)
+        return self.sections
+
+    def inline(self, tok: Token, before: Token | None) -> None:
+        if before is not None and before.type in {"th_open", "td_open"}:
+            return  # cells are read by gfm_table
+        # The first paragraph of an item is the bullet; later ones continue as prose.
+        first, self.item_opened = self.item_opened, False
+        seen = inline_text(tok, lines=True)
+        if not seen.text:
+            return
+        if first and self.lists:
+            seen.text = " ".join(seen.text.split("\n"))
+        if seen.is_nav:
+            self.add(Block("nav", seen.text))
+        elif first and self.lists:
+            self.add(Block("bullet", seen.text, marker=self.lists[-1]))
+        else:
+            self.add(Block("prose", seen.text))
+
+    def code(self, content: str, lang: str) -> None:
+        if content.strip():
+            self.add(Block("code", content.rstrip("\n"), lang=lang))
+
+    def gfm_table(self, tokens: list[Token], i: int) -> int:
+        header: list[str] = []
+        rows: list[list[str]] = []
+        row: list[str] = []
+        while tokens[i].type != "table_close":
+            t = tokens[i]
+            if t.type == "tr_open":
+                row = []
+            elif t.type == "inline":
+                row.append(inline_text(t).text)
+            elif t.type == "tr_close":
+                if header:
+                    rows.append(row)
+                else:
+                    header = row
+            i += 1
+        if header or rows:
+            self.add(Block("table", header=header, rows=rows))
+        return i + 1
+
+    def html(self, content: str) -> None:
+        bits = _HTMLBits()
+        bits.feed(content)
+        bits.close()
+        text: list[str] = []
+        heading = 0
+
+        def flush_text() -> None:
+            joined = _tidy(" ".join(text))
+            if joined:
+                if self.table is not None:
+                    self.table.text(joined)
+                else:
+                    self.add(Block("prose", joined))
+            text.clear()
+
+        for kind, value in bits.events:
+            if kind.startswith("heading"):
+                flush_text()
+                heading = int(kind[-1])
+            elif kind == "/heading":
+                title = _tidy(" ".join(text))
+                text.clear()
+                if heading and self.table is None:
+                    self.heading(heading, title)
+                heading = 0
+            elif kind == "table":
+                flush_text()
+                self.table = self.table or _HtmlTable()
+            elif kind in {"tr", "cell"}:
+                flush_text()
+                if self.table is not None:
+                    self.table.mark(kind, value)
+            elif kind == "/table":
+                flush_text()
+                if self.table is not None:
+                    self.table, table = None, self.table
+                    table.flush(self)
+            elif kind == "break":
+                flush_text()
+            else:
+                text.append(value)
+        flush_text()
+
+
+class _HtmlTable:
+    """Cells of an HTML table, which may hold Markdown blocks (code) between its tags."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[list[Block]]] = []
+        self.header_cells: list[bool] = []
+
+    def mark(self, kind: str, tag: str) -> None:
+        if kind == "tr" or not self.rows:
+            self.rows.append([])
+            self.header_cells.append(True)
+        if kind == "cell":
+            self.rows[-1].append([])
+            self.header_cells[-1] &= tag == "th"
+
+    def add(self, block: Block) -> None:
+        if not self.rows or not self.rows[-1]:
+            self.mark("cell", "td")
+        self.rows[-1][-1].append(block)
+
+    def text(self, text: str) -> None:
+        self.add(Block("prose", text))
+
+    def flush(self, walker: _Walker) -> None:
+        rows = [r for r in self.rows if any(r)]
+        heads = [h for r, h in zip(self.rows, self.header_cells, strict=True) if any(r)]
+        if not rows:
+            return
+        header: list[str] = []
+        if heads[0]:
+            header = [" ".join(b.text for b in cell) for cell in rows[0]]
+            rows = rows[1:]
+        walker.sections[-1].blocks.append(
+            Block("table", header=header, rows=[[_cell_text(c) for c in r] for r in rows])
+        )
+
+
+def _cell_text(cell: list[Block]) -> str:
+    """A cell as one string: prose joined, code fenced (so the unit shows it as code)."""
+    parts = []
+    for b in cell:
+        parts.append(f"```{b.lang}\n{b.text}\n```" if b.kind == "code" else b.text)
+    return "\n".join(p for p in parts if p)
