@@ -356,7 +356,7 @@ class Assistant:
         history = [Turn(t.role, _clean(t.content)) for t in history]
         cleaned, injected = strip_injection(asked)
         cleaned = lexical.rejoin(cleaned)
-        turn = rewrite(cleaned, history) if cleaned else Rewrite("", asked)
+        turn = rewrite(cleaned, history, lexical) if cleaned else Rewrite("", asked)
         rewritten_by = "rules" if turn.standalone != cleaned else None
         if rewritten_by:  # a follow-up: an LLM may say it better; the rules stay the fallback
             t = time.perf_counter()

@@ -175,8 +175,8 @@ def test_two_conversations_do_not_mix(pg_url, corpus_assistant, model_cache) -> 
     assert orm.conversation_id != hono.conversation_id
     orm2 = assistant.chat("and for Rust?", orm.conversation_id)
     hono2 = assistant.chat("and what about Fastify?", hono.conversation_id)
-    assert "Python" in orm2.standalone_question and "Hono" not in orm2.standalone_question
-    assert "Hono" in hono2.standalone_question and "Python" not in hono2.standalone_question
+    assert orm2.standalone_question == "Which ORM is the default for Rust?"
+    assert hono2.standalone_question == "What is Fastify?"
 
     store = assistant.conversations
     users = {
@@ -247,7 +247,7 @@ def test_http_conversation_on_postgres(pg_url, postgres_server, corpus_assistant
         assert second.status_code == 200, second.text
         follow = second.json()
         assert follow["conversation_id"] == cid
-        assert "Which ORM is the default for Python?" in follow["standalone_question"]
+        assert follow["standalone_question"] == "Which ORM is the default for Rust?"
         assert any(x in follow["answer"] for x in ("Diesel", "SeaORM", "sqlx"))
 
         conv = client.get(f"/v1/conversations/{cid}")

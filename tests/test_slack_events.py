@@ -152,7 +152,9 @@ def test_follow_up_in_the_thread_uses_the_earlier_turns(bot) -> None:
     ).turns
     assert [t["content"] for t in turns[::2]] == ["Which ORM is the default for Python?",
                                                   "and for Rust?"]  # fmt: skip
-    assert "Python" in turns[2]["standalone"]  # rewritten with the thread's first turn
+    assert (
+        turns[2]["standalone"] == "Which ORM is the default for Rust?"
+    )  # condensed with the thread's first turn
 
 
 def test_a_direct_message_is_answered_in_the_dm_and_the_dm_is_one_conversation(bot) -> None:
