@@ -59,8 +59,20 @@ def stem(token: str) -> str:
     return token
 
 
+# Bump when `words` changes: a BM25 index made with other tokens is rebuilt.
+TOKENIZER = "2"
+# An identifier written in camel case: "maxParamLength", "decorateRequest", "PgBouncer".
+_CAMEL = re.compile(r"\b[a-z]+(?:[A-Z][a-z0-9]+)+\b|\b(?:[A-Z][a-z0-9]+){2,}\b")
+_HUMP = re.compile(r"[A-Z]?[a-z0-9]+")
+
+
 def words(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+    """Lower-case words; a camel-case identifier also gives its parts ("maxParamLength"
+    → maxparamlength, max, param, length), as snake case already does."""
+    found = _TOKEN.findall(text.lower())
+    if any(c.isupper() for c in text):
+        found += [h.lower() for m in _CAMEL.finditer(text) for h in _HUMP.findall(m.group())]
+    return found
 
 
 def tokenize(text: str) -> list[str]:

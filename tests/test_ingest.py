@@ -578,3 +578,16 @@ def test_question_about_nothing_ingested_is_refused(docs, settings, embedder) ->
     )
     assert answer.refused, answer.answer
     assert answer.citations == []
+
+
+def test_a_bm25_index_made_with_another_tokenizer_is_rebuilt_without_embedding(
+    docs, settings, embedder
+) -> None:
+    from assistant.index.lexical import LexicalIndex
+
+    run_ingest([docs], settings, embedder=embedder)
+    generation = LexicalIndex.current_generation(settings.lexical_dir)
+    (settings.lexical_dir / generation / "tokenizer.txt").write_text("an older tokenizer")
+    assert not LexicalIndex.is_complete(settings.lexical_dir)
+    run_ingest([docs], settings, embedder=ExplodingEmbedder())
+    assert LexicalIndex.is_complete(settings.lexical_dir)

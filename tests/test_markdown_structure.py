@@ -179,3 +179,11 @@ def test_real_fastify_pages_have_clean_units_and_deep_sections(fastify_docs: Pat
     body_limit = [u["text"] for ch in c.chunks if ch.section.endswith("`bodyLimit`")
                   for u in ch.units]  # fmt: skip
     assert any("1048576" in t for t in body_limit)
+
+
+def test_camel_case_identifiers_are_also_found_by_their_parts() -> None:
+    from assistant.text import tokenize
+
+    assert {"maxparamlength", "max", "param", "length"} <= set(tokenize("set `maxParamLength`"))
+    assert {"decoraterequest", "decorate", "request"} <= set(tokenize("decorateRequest()"))
+    assert set(tokenize("NestJS and GraphQL")) == {"nestj", "graphql"}  # no humps to split

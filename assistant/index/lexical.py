@@ -25,6 +25,7 @@ from assistant.models import ChunkRecord
 from assistant.text import (
     SEP,
     STOPWORDS,
+    TOKENIZER,
     content_terms,
     split_sentences,
     stem,
@@ -191,6 +192,7 @@ class LexicalIndex:
         (tmp / "proper.json").write_text(json.dumps(sorted(self.proper)))
         names = {"forms": self.forms, "versions": self.versions}
         (tmp / "names.json").write_text(json.dumps(names))
+        (tmp / "tokenizer.txt").write_text(TOKENIZER)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
         pointer = root / f".CURRENT.tmp{os.getpid()}"
@@ -209,10 +211,16 @@ class LexicalIndex:
 
     @classmethod
     def is_complete(cls, root: Path) -> bool:
-        """Whether the current generation has every file this version writes."""
+        """Whether the current generation has every file this version writes, made with
+        this version's tokenizer (else ingest rebuilds it from the store, no embedding)."""
         generation = cls.current_generation(root)
         files = "ids.json df.json subjects.json sources.json proper.json names.json".split()
-        return bool(generation) and all((root / generation / n).exists() for n in files)
+        if not generation or not all((root / generation / n).exists() for n in files):
+            return False
+        try:
+            return (root / generation / "tokenizer.txt").read_text() == TOKENIZER
+        except OSError:
+            return False
 
     @classmethod
     def load(cls, root: Path) -> LexicalIndex | None:
