@@ -22,22 +22,19 @@ and release notes older than 4.0.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # evals/: the shared builder
+from corpus_build import CORPORA, MARKER, FetchError, assemble
+from corpus_build import main as corpus_main
 
 PACKAGE = "python-celery-doc"
 DOC_ROOT = Path("/usr/share/doc") / PACKAGE / "html"
-MARKER = ".stackguide-corpus-complete"
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent  # evals/html_corpus/ -> repo
-ARTICLE = REPO_ROOT / "corpus" / "modern-backend-frameworks-2025.md"
-CORPORA = Path.home() / ".cache" / "stackguide" / "corpora"
 
 # Relative to DOC_ROOT; copied to the same relative path under DEST (42 pages).
 PAGES = (
@@ -84,10 +81,6 @@ PAGES = (
     "history/changelog-5.0.html",
     "history/changelog-5.1.html",
 )
-
-
-class FetchError(Exception):
-    pass
 
 
 def _run(argv: list[str], timeout: int) -> subprocess.CompletedProcess[str]:
@@ -156,50 +149,16 @@ def build(dest: Path | None) -> Path:
     if not DOC_ROOT.is_dir():
         _install()
     version = _version()
-    dest = (dest or CORPORA / f"celery-html-{version}").expanduser().resolve()
-    if (dest / MARKER).is_file():
-        return dest
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise FetchError(
-            f"{dest} exists but is not a complete corpus (no {MARKER}); "
-            "remove it or choose another --dest"
-        )
-    if not ARTICLE.is_file():
-        raise FetchError(f"bundled article not found: {ARTICLE}")
-    # Assemble next to DEST, then swap in, so a half-built DEST never looks complete.
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        size = _copy_pages(staging)
-        shutil.copyfile(ARTICLE, staging / ARTICLE.name)
-        size += ARTICLE.stat().st_size
-        meta = {
-            "package": PACKAGE, "version": version, "source": str(DOC_ROOT),
-            "files": len(PAGES) + 1, "bytes": size,
-        }  # fmt: skip
-        (staging / MARKER).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        if dest.exists():
-            dest.rmdir()  # empty (checked above)
-        os.replace(staging, dest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return dest
+
+    def fill(staging: Path) -> dict:
+        _copy_pages(staging)
+        return {"package": PACKAGE, "version": version, "source": str(DOC_ROOT)}
+
+    return assemble(dest or CORPORA / f"celery-html-{version}", fill)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = CORPORA / "celery-html-VERSION"
-    parser.add_argument("--dest", type=Path, default=None,
-                        help=f"corpus folder to build (default: {default})")  # fmt: skip
-    args = parser.parse_args(argv)
-    try:
-        dest = build(args.dest)
-    except (FetchError, OSError) as exc:
-        print(f"fetch.py: error: {exc}", file=sys.stderr)
-        return 2
-    print(dest)
-    return 0
+    return corpus_main(build, str(CORPORA / "celery-html-VERSION"), argv)
 
 
 if __name__ == "__main__":

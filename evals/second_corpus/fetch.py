@@ -13,9 +13,7 @@ fails. Stdlib only.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,16 +21,13 @@ import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # evals/: the shared builder
+from corpus_build import CORPORA, FetchError, assemble
+from corpus_build import main as corpus_main
+
 PACKAGE = "fastify"
 VERSION = "5.6.1"  # pinned; checked with `npm view fastify versions --json`
-MARKER = ".stackguide-corpus-complete"
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent  # evals/second_corpus/ -> repo
-ARTICLE = REPO_ROOT / "corpus" / "modern-backend-frameworks-2025.md"
-DEFAULT_DEST = Path.home() / ".cache" / "stackguide" / "corpora" / f"{PACKAGE}-{VERSION}"
-
-
-class FetchError(Exception):
-    pass
+DEFAULT_DEST = CORPORA / f"{PACKAGE}-{VERSION}"
 
 
 # The registry's own integrity value for the pinned version (`npm view fastify@5.6.1
@@ -124,17 +119,7 @@ def _safe_extract(tarball: Path, into: Path) -> None:
         raise FetchError(f"cannot extract {tarball.name}: {exc}") from exc
 
 
-def build(dest: Path) -> Path:
-    dest = dest.expanduser().resolve()
-    if (dest / MARKER).is_file():
-        return dest
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise FetchError(
-            f"{dest} exists but is not a complete corpus (no {MARKER}); "
-            "remove it or choose another --dest"
-        )
-    if not ARTICLE.is_file():
-        raise FetchError(f"bundled article not found: {ARTICLE}")
+def _fill(staging: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="stackguide-fastify-") as tmp:
         work = Path(tmp)
         tarball = _npm_pack(work)
@@ -144,40 +129,19 @@ def build(dest: Path) -> Path:
         docs = unpacked / "package" / "docs"
         if not docs.is_dir():
             raise FetchError(f"{tarball.name} has no package/docs/ folder")
-        # Assemble next to DEST, then swap in, so a half-built DEST never looks complete.
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-        try:
-            for md in sorted(docs.rglob("*.md")):  # Markdown only: no svg/drawio images
-                target = staging / "docs" / md.relative_to(docs)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(md, target)
-            shutil.copy2(ARTICLE, staging / ARTICLE.name)
-            files = sorted(p for p in staging.rglob("*") if p.is_file())
-            size = sum(p.stat().st_size for p in files)
-            meta = {"package": PACKAGE, "version": VERSION, "files": len(files), "bytes": size}
-            (staging / MARKER).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-            if dest.exists():
-                dest.rmdir()  # empty (checked above)
-            os.replace(staging, dest)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return dest
+        for md in sorted(docs.rglob("*.md")):  # Markdown only: no svg/drawio images
+            target = staging / "docs" / md.relative_to(docs)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(md, target)
+    return {"package": PACKAGE, "version": VERSION}
+
+
+def build(dest: Path | None) -> Path:
+    return assemble(dest or DEFAULT_DEST, _fill)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dest", type=Path, default=DEFAULT_DEST,
-                        help=f"corpus folder to build (default: {DEFAULT_DEST})")  # fmt: skip
-    args = parser.parse_args(argv)
-    try:
-        dest = build(args.dest)
-    except (FetchError, OSError) as exc:
-        print(f"fetch.py: error: {exc}", file=sys.stderr)
-        return 2
-    print(dest)
-    return 0
+    return corpus_main(build, str(DEFAULT_DEST), argv)
 
 
 if __name__ == "__main__":
