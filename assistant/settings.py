@@ -132,7 +132,10 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(5, ge=1, description="How many fused chunks the answer may draw on.")
     max_answer_sentences: int = Field(
-        4, ge=1, description="Most corpus sentences an extractive answer quotes."
+        5,
+        ge=1,
+        description="Most corpus sentences an extractive answer quotes: its lead "
+        "and the lines that support it.",
     )
     max_question_chars: int = Field(
         1000, ge=10, description="Longer questions are rejected with a clear error."
