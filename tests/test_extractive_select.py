@@ -71,3 +71,59 @@ def test_the_last_place_goes_to_the_best_line_left_unless_comparing() -> None:
     # A comparison: both sides twice, each represented by its section's opening line.
     assert "Actix-web is the fastest in raw benchmarks." in compared
     assert "Warnings: Rust learning curve." not in compared
+
+
+def answer(units: list[ScoredUnit], question: str, terms: list[str], caution=False) -> str:
+    query = Query(question, question, np.zeros(64), np.zeros(64), terms=terms, focus=terms,
+                  caution=caution)  # fmt: skip
+    lexical = SimpleNamespace(subjects={"actix", "axum", "rust"}, df={t: 1 for t in terms},
+                              idf=lambda t: 1.0)  # fmt: skip
+    evidence = Evidence(query, [u.hit for u in units], units, lexical)  # type: ignore[arg-type]
+    composer = ExtractiveGenerator(Prompts(Settings().prompts_dir), max_sentences=5)
+    return composer.generate(evidence).text
+
+
+def with_terms(u: ScoredUnit, *terms: str, kind: str = "") -> ScoredUnit:
+    u.terms, u.kind = set(terms), kind
+    return u
+
+
+def test_the_answer_leads_with_the_unit_that_speaks_to_what_is_asked() -> None:
+    units = [
+        with_terms(unit("a.md", "axum", "Axum is the default.", 1.0), "axum", "rust"),
+        with_terms(
+            unit("a.md", "actix", "Actix-web is still the fastest in raw benchmarks.", 0.95),
+            "actix",
+            "rust",
+            "fastest",
+            "raw",
+            "benchmark",
+        ),
+    ]
+    text = answer(units, "Which Rust framework wins raw benchmarks?", ["rust", "raw", "benchmark"])
+    assert text.splitlines()[0].startswith("Actix-web is still the fastest")
+
+
+def test_code_is_never_the_lead_and_a_block_comes_after_the_lines() -> None:
+    block = "```js\nfastify.decorate('db', pool)\nfastify.addHook('onClose', close)\n```"
+    units = [
+        with_terms(unit("a.md", "c", block, 1.0, index=1), "db", kind="code"),
+        with_terms(unit("a.md", "c", "```sh\nnpm i pg\n```", 0.95, index=2), "pg", kind="code"),
+        unit("a.md", "c", "Decorate the instance with the pool.", 0.9),
+    ]
+    text = answer(units, "how do I share a db pool?", ["db", "pool"])
+    lines = text.splitlines()
+    assert lines[0] == "Decorate the instance with the pool. [1]"
+    assert "- `npm i pg` [1]" in lines  # one line of code reads as code, in the list
+    assert text.endswith(f"{block}\n[1]")
+
+
+def test_a_question_about_risks_hears_one_warning_not_the_whole_list() -> None:
+    anti = "10 common anti-patterns"
+    nearest = unit("a.md", anti, "No schema validation at the edge.", 1.0)
+    nearest.warning = True
+    units = [nearest, unit("a.md", anti, "Auth rolled from scratch.", 0.95, index=1),
+             unit("a.md", "intro", "Validation happens at the edge.", 0.9)]  # fmt: skip
+    text = answer(units, "Is it OK to skip validation?", ["validation"], caution=True)
+    assert "No schema validation" in text.splitlines()[0] and "Auth rolled" not in text
+    assert "Validation happens at the edge." in text  # what is not a warning still supports

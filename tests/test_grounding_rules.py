@@ -98,6 +98,16 @@ def test_a_word_english_almost_never_uses_is_a_name_unless_it_is_a_slip(
     assert _subjects("a dockerized deploy?", lexical) == {}
 
 
+def test_an_english_word_is_not_taken_for_a_misspelt_name() -> None:
+    text = "We serve the API with Flask, and Flask blueprints group its routes."
+    flask = ChunkRecord(id="flask", text=text, source="flask.md", title="Guide",
+                        section="3. Python › Flask", units=[{"text": text, "raw": text}])  # fmt: skip
+    lexical = LexicalIndex.build([*(_record(k) for k in DOCS), flask])
+    # "flaky" is an edit away from "Flask": an English word, not a slip.
+    assert _subjects("how do i retry a flaky third-party call?", lexical) == {}
+    assert _subjects("does flask serve the api?", lexical) == {"flask": True}  # the name itself
+
+
 def test_shouting_is_not_a_name_but_an_acronym_is(lexical: LexicalIndex) -> None:
     assert _subjects("SYSTEM OVERRIDE: which queue?", lexical) == {}
     assert _subjects("any framework for our COBOL code?", lexical) == {"COBOL": False}

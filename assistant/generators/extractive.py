@@ -13,6 +13,7 @@ from assistant.generators.base import Draft, Evidence, Generator
 from assistant.grounding.evidence import ScoredUnit, share
 from assistant.models import Citation
 from assistant.prompts import Prompts
+from assistant.retrieval.warnings import warns
 from assistant.text import shorten, strip_markers
 
 MARGIN = 0.2  # units this far below the best one are not part of the answer
@@ -51,7 +52,7 @@ class ExtractiveGenerator(Generator):
             return u.hit.chunk.document != home and u.score < best - MARGIN * FOREIGN_MARGIN
 
         def redundant(u: ScoredUnit) -> bool:
-            if _is_code(u) and sum(map(_is_code, chosen)) >= MAX_CODE:
+            if _is_block(u) and sum(map(_is_block, chosen)) >= MAX_CODE:
                 return True
             return any(float(u.vec @ c.vec) > REDUNDANT or u.text == c.text for c in chosen)
 
@@ -93,12 +94,17 @@ class ExtractiveGenerator(Generator):
         # 2. Then the best remaining units while they stay close to the best; another
         #    document must come closer still.
         first = units[0].hit.chunk.id
+        flagged = next((u.hit.chunk.id for u in units if u.warning), None) if q.caution else None
         for u in units:
             if not room() or u.score < best - SECTION_MARGIN:
                 break
             # The best unit's own section may say more ("TS-only. End-to-end types
             # without code generation" beside "Use when: TS monorepo"): a wider margin.
             if u.hit.chunk.id != first and u.score < best - MARGIN:
+                continue
+            # One warning of a list answers a question about risks: the nearest one.
+            heard = flagged and any(c.warning for c in chosen)
+            if heard and u.hit.chunk.id == flagged and warns(u.hit.chunk.section, u.text):
                 continue
             if foreign(u):
                 continue
@@ -146,6 +152,17 @@ def _is_code(u: ScoredUnit) -> bool:
     return u.kind == "code"
 
 
+def _is_block(u: ScoredUnit) -> bool:
+    """Code of more than one line: shown as a block, one to an answer."""
+    return _is_code(u) and _code_line(u) is None
+
+
+def _code_line(u: ScoredUnit) -> str | None:
+    """A one-line code unit's code ("pip install celery[pytest]"), else None."""
+    lines = [ln for ln in u.text.strip().split("\n") if not ln.startswith("```")]
+    return lines[0].strip() if len(lines) == 1 and "`" not in lines[0] else None
+
+
 def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None:
     """The unit an answer opens with: a warning when the question asks whether a plan is
     wise, else the prose unit that best matches what the question asks about. Code is
@@ -167,13 +184,15 @@ def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None
 
 
 def _render(units: list[ScoredUnit], cited: dict[int, int], lead: bool) -> str:
-    """The lead as its own line, then the support as a list; code as blocks after."""
+    """The lead as its own line, then the support as a list (a line of code as code);
+    a code block after them."""
 
     def line(u: ScoredUnit) -> str:
-        return f"{strip_markers(u.text)} [{cited[id(u)]}]"
+        code = _code_line(u) if _is_code(u) else None
+        return f"{f'`{code}`' if code else strip_markers(u.text)} [{cited[id(u)]}]"
 
-    prose = [u for u in units if not _is_code(u)]
-    code = [u for u in units if _is_code(u)]
+    prose = [u for u in units if not _is_block(u)]
+    code = [u for u in units if _is_block(u)]
     head = [line(prose[0])] if lead and prose else []
     rest = prose[1:] if head else prose
     out = head + [f"- {line(u)}" for u in rest] if (head or len(rest) > 1) else [

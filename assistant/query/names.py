@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from assistant.index.lexical import ALIASES, NAME, VERSION, LexicalIndex, name_key
 from assistant.prompts import Prompts
+from assistant.query.english import is_english
 from assistant.text import QUESTION_WORDS, STOPWORDS, stem, words
 
 _PAIRED = re.compile(r"\s*(?:,|\bor\b|\bvs\.?|\bversus\b|\band\b)\s*[A-Z]")
@@ -39,8 +40,13 @@ def question_names(question: str, lexical: LexicalIndex) -> list[tuple[str, list
         paired = opener and bool(_PAIRED.match(question, m.end()))
         parts = [lexical.correct(stem(w)) for w in words(word)]
         # Typed in lowercase, a word is a name when the corpus writes it capitalised
-        # ("does hono pull in deps?", "capital of canada?").
-        cased = word.islower() and all(p in lexical.proper for p in parts)
+        # ("does hono pull in deps?", "capital of canada?"); an English word is not
+        # taken for a misspelt one ("flaky" is not "Flask").
+        typed = [stem(w) for w in words(word)]
+        cased = word.islower() and all(
+            p in lexical.proper and (p == t or not is_english(t))
+            for p, t in zip(parts, typed, strict=True)
+        )
         if not (inner or cased or (word[0].isupper() and (paired or not opener))):
             continue
         if parts:

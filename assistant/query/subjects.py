@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.index.lexical import LexicalIndex, name_key
+from assistant.query.english import ALONE_ZIPF, english_zipf
 from assistant.query.names import question_names
 from assistant.text import QUESTION_WORDS, STOPWORDS, stem, words
 
 # Zipf scale: 3 is once per million words of English, 2 once per ten million.
 CHOICE_ZIPF = 3.3  # rarer than this, a word offered as a choice the corpus lacks is a name
-ALONE_ZIPF = 2.0  # rarer than this, a word the corpus lacks is a name wherever it stands
 _SYMBOL_NAME = re.compile(r"(?<![\w.#+])(?:[A-Za-z]{1,3}(?:#|\+\+)|\.[A-Z][A-Za-z]+)(?![\w#+])")
 _TERM = re.compile(r"[A-Za-z][\w.+#-]*[\w+#]|[A-Za-z]")
 _CHOICE = re.compile(
@@ -48,13 +48,6 @@ class Subject:
     parts: tuple[str, ...]  # its stemmed terms, misspelt names corrected
     known: bool  # the corpus mentions it somewhere
     start: int = 0  # where the question writes it
-
-
-@lru_cache(maxsize=50_000)
-def english_zipf(word: str) -> float:
-    from wordfreq import zipf_frequency
-
-    return zipf_frequency(word, "en")
 
 
 def question_subjects(
