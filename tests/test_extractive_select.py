@@ -127,3 +127,16 @@ def test_a_question_about_risks_hears_one_warning_not_the_whole_list() -> None:
     text = answer(units, "Is it OK to skip validation?", ["validation"], caution=True)
     assert "No schema validation" in text.splitlines()[0] and "Auth rolled" not in text
     assert "Validation happens at the edge." in text  # what is not a warning still supports
+
+
+def test_a_lead_that_introduces_what_follows_brings_it() -> None:
+    command = "```sh\ncelery -A proj worker -n worker1@%h\ncelery -A proj worker -n worker2@%h\n```"
+    units = [
+        unit("a.md", "w", "Name each worker with the --hostname argument:", 1.0, index=3),
+        unit("a.md", "w", "Workers can run in the background.", 0.98, index=1),
+        unit("a.md", "w", "A daemon tool helps.", 0.97, index=2),
+        with_terms(unit("a.md", "w", command, 0.5, index=4), kind="code"),
+    ]
+    text = answer(units, "how do I run two workers on one host?", ["worker", "host"])
+    assert text.splitlines()[0].startswith("Name each worker")
+    assert command in text  # far below the others, but the lead promised it

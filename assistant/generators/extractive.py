@@ -115,6 +115,7 @@ class ExtractiveGenerator(Generator):
     def generate(self, evidence: Evidence) -> Draft:
         chosen = self.select(evidence)
         lead = lead_unit(chosen, evidence)
+        chosen = self.introduced(chosen, lead, evidence.units)
         # Sections in order of their best unit, the lead's first; in a section the best
         # unit comes first and the rest keep the text's order.
         if lead is not None:
@@ -146,6 +147,24 @@ class ExtractiveGenerator(Generator):
             order = [lead, *(u for u in order if u is not lead)]
         points = _render(order, cited, lead is not None)
         return Draft(self.prompts.render("extractive/answer.md", points=points), citations)
+
+    def introduced(
+        self, chosen: list[ScoredUnit], lead: ScoredUnit | None, units: list[ScoredUnit]
+    ) -> list[ScoredUnit]:
+        """The lead ending in ':' ("…by specifying a node name with --hostname:")
+        promises what follows it: the unit after it joins, in the weakest one's place."""
+        if lead is None or not strip_markers(lead.raw).endswith(":"):
+            return chosen
+        after = next((u for u in units if u.hit.chunk.id == lead.hit.chunk.id
+                      and u.index == lead.index + 1), None)  # fmt: skip
+        if after is None or after in chosen:
+            return chosen
+        if _is_block(after):
+            chosen = [u for u in chosen if not _is_block(u)]
+        if len(chosen) >= self.max_sentences:
+            weakest = min((u for u in chosen if u is not lead), key=lambda u: u.score)
+            chosen = [u for u in chosen if u is not weakest]
+        return [*chosen, after]
 
 
 def _is_code(u: ScoredUnit) -> bool:
