@@ -101,7 +101,8 @@ def eval_command(ctx: click.Context, datasets: tuple[Path, ...], backend: str | 
             from assistant.service import Assistant
 
             assistant = Assistant(source.settings(assistant.settings))
-            assistant.ingest()  # incremental: only what changed since the last run
+            ingested = assistant.ingest()  # incremental: only what changed since the last run
+            click.echo(f"{assistant.settings.corpus_dir}: {ingested.summary()}", err=True)
         k = k or assistant.settings.top_k
         assistant.ready()
         if ablation:
