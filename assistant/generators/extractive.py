@@ -8,6 +8,7 @@ the rest, and cite each section once.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from assistant.generators.base import Draft, Evidence, Generator
 from assistant.grounding.evidence import ScoredUnit, share
@@ -27,6 +28,8 @@ SNIPPET_CHARS = 320
 # things it names: "fastest", "default", "close the pool"), not merely the best match.
 W_ASPECT = 0.15
 MAX_CODE = 1  # code supports an answer; more than one block is an example, not an answer
+LIST_ITEMS, LIST_CHARS = 6, 500  # a list read into the line that introduces it, at most
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _COMPARES = re.compile(r"\b(?:vs\.?|versus|or|differ\w*|difference|compar\w*)\b", re.I)
 
 
@@ -115,7 +118,7 @@ class ExtractiveGenerator(Generator):
     def generate(self, evidence: Evidence) -> Draft:
         chosen = self.select(evidence)
         lead = lead_unit(chosen, evidence)
-        chosen = self.introduced(chosen, lead, evidence.units)
+        chosen, lead = self.introduced(chosen, lead, evidence.units)
         # Sections in order of their best unit, the lead's first; in a section the best
         # unit comes first and the rest keep the text's order.
         if lead is not None:
@@ -150,21 +153,35 @@ class ExtractiveGenerator(Generator):
 
     def introduced(
         self, chosen: list[ScoredUnit], lead: ScoredUnit | None, units: list[ScoredUnit]
-    ) -> list[ScoredUnit]:
-        """The lead ending in ':' ("…by specifying a node name with --hostname:")
-        promises what follows it: the unit after it joins, in the weakest one's place."""
+    ) -> tuple[list[ScoredUnit], ScoredUnit | None]:
+        """A lead ending in ':' promises what follows it. A list that follows is read
+        into the lead's line ("They differ from group in that: only one message is sent;
+        the operation is sequential."); anything else (a command, a table row) joins the
+        answer, in the weakest unit's place."""
         if lead is None or not strip_markers(lead.raw).endswith(":"):
-            return chosen
-        after = next((u for u in units if u.hit.chunk.id == lead.hit.chunk.id
-                      and u.index == lead.index + 1), None)  # fmt: skip
+            return chosen, lead
+        here = {u.index: u for u in units if u.hit.chunk.id == lead.hit.chunk.id}
+        items = []
+        for n in range(lead.index + 1, lead.index + 1 + LIST_ITEMS):
+            if n not in here or here[n].kind != "bullet":
+                break
+            items.append(here[n])
+        if items:
+            said = [_BULLET.sub("", strip_markers(u.raw)).rstrip(" .;") for u in items]
+            text = f"{strip_markers(lead.text)} {'; '.join(said)}."
+            if len(text) <= LIST_CHARS:
+                merged = replace(lead, text=text, raw=f"{lead.raw} {'; '.join(said)}.")
+                rest = [u for u in chosen if u is not lead and u not in items]
+                return [merged, *rest], merged
+        after = here.get(lead.index + 1)
         if after is None or after in chosen:
-            return chosen
+            return chosen, lead
         if _is_block(after):
             chosen = [u for u in chosen if not _is_block(u)]
         if len(chosen) >= self.max_sentences:
             weakest = min((u for u in chosen if u is not lead), key=lambda u: u.score)
             chosen = [u for u in chosen if u is not weakest]
-        return [*chosen, after]
+        return [*chosen, after], lead
 
 
 def _is_code(u: ScoredUnit) -> bool:
