@@ -146,15 +146,15 @@ def test_a_list_is_read_into_the_line_that_introduces_it() -> None:
     units = [
         unit("a.md", "m", "They differ from group in that:", 1.0, index=0),
         with_terms(unit("a.md", "m", "only one message is sent.", 0.5, index=1), kind="bullet"),
-        with_terms(unit("a.md", "m", "the operation is sequential.", 0.4, index=2),
-                   kind="bullet"),  # fmt: skip
+        with_terms(
+            unit("a.md", "m", "the operation is sequential.", 0.4, index=2), kind="bullet"
+        ),  # fmt: skip
         unit("a.md", "m", "Map calls the task for every element.", 0.95, index=3),
     ]
     for u in units[1:3]:
         u.raw = f"- {u.text}"
     text = answer(units, "map vs group?", ["map", "group"])
     assert text.splitlines()[0] == (
-        "They differ from group in that: only one message is sent; the operation is "
-        "sequential. [1]"
+        "They differ from group in that: only one message is sent; the operation is sequential. [1]"
     )
     assert text.count("only one message") == 1
