@@ -146,9 +146,7 @@ def test_a_list_is_read_into_the_line_that_introduces_it() -> None:
     units = [
         unit("a.md", "m", "They differ from group in that:", 1.0, index=0),
         with_terms(unit("a.md", "m", "only one message is sent.", 0.5, index=1), kind="bullet"),
-        with_terms(
-            unit("a.md", "m", "the operation is sequential.", 0.4, index=2), kind="bullet"
-        ),
+        with_terms(unit("a.md", "m", "the operation is sequential.", 0.4, index=2), kind="bullet"),
         unit("a.md", "m", "Map calls the task for every element.", 0.95, index=3),
     ]
     for u in units[1:3]:
