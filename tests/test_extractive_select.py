@@ -156,3 +156,12 @@ def test_a_list_is_read_into_the_line_that_introduces_it() -> None:
         "They differ from group in that: only one message is sent; the operation is sequential. [1]"
     )
     assert text.count("only one message") == 1
+
+
+def test_a_sections_opening_line_leads_over_an_equally_good_later_one() -> None:
+    units = [
+        unit("a.md", "f", "Use when: REST APIs with schema validation.", 1.0, index=2),
+        unit("a.md", "f", "Schema-first is the killer feature.", 0.97, index=0),
+    ]
+    text = answer(units, "fastify schema validation?", ["schema"])
+    assert text.splitlines()[0].startswith("Schema-first is the killer feature.")

@@ -27,6 +27,7 @@ SNIPPET_CHARS = 320
 # The lead is the unit that speaks to what the question asks about (its words beyond the
 # things it names: "fastest", "default", "close the pool"), not merely the best match.
 W_ASPECT = 0.15
+W_OPENING = 0.05  # a section's opening line usually states its point
 MAX_CODE = 1  # code supports an answer; more than one block is an example, not an answer
 LIST_ITEMS, LIST_CHARS = 6, 500  # a list read into the line that introduces it, at most
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
@@ -214,7 +215,9 @@ def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None
     about = [u for u in prose if u.hit.chunk.document == chosen[0].hit.chunk.document] or prose
 
     def fit(u: ScoredUnit) -> float:
-        return u.score - u.boost + W_ASPECT * share(aspect, u.terms, lexical, known_only=True)
+        opening = W_OPENING if u.index == 0 else 0.0
+        aspect_share = share(aspect, u.terms, lexical, known_only=True)
+        return u.score - u.boost + W_ASPECT * aspect_share + opening
 
     return max(about, key=fit)
 
