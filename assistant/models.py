@@ -81,6 +81,7 @@ class Hit:
     dense: float | None = None  # cosine similarity
     bm25: float | None = None
     rank: int = 0
+    context: bool = False  # read beside the k best for the answer; not evidence for the gate
 
 
 @dataclass

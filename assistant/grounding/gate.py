@@ -74,8 +74,9 @@ def assess(
 
 def leading(units: list[ScoredUnit]) -> list[ScoredUnit]:
     """Evidence units best first by what they hold, not by what the question's intent
-    added (that ranks units for the composer; it is not evidence)."""
-    evidence = [u for u in units if not u.hit.chunk.preview]
+    added (that ranks units for the composer; it is not evidence). Chunks read only as
+    the rest of the best section are the composer's, not the gate's."""
+    evidence = [u for u in units if not u.hit.chunk.preview and not u.hit.context]
     return sorted(evidence, key=lambda u: -(u.score - u.boost))
 
 

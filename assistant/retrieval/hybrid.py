@@ -24,6 +24,7 @@ from assistant.retrieval.rerankers import (
     NamedOptionSections,
     OnePlacePerSection,
     Reranker,
+    RestOfSection,
     TopK,
     WarningSection,
 )
@@ -142,13 +143,15 @@ class HybridRetriever:
                 dense=dense_score.get(i),
                 bm25=sparse_score.get(i),
                 rank=n,
+                context=n >= k,
             )
             for n, i in enumerate(candidates.order)
         ]
 
     def _steps(self, mode: Mode, covering: bool) -> list[Reranker]:
         """The reranking chain: coverage on the fused scores, then the fetched chunks'
-        order (sections, named options, the k best, a warning for a question on risks)."""
+        order (sections, named options, the k best, a warning for a question on risks),
+        then the rest of the best chunk's section."""
         lexical = self.lexical
         return [
             *([CoverageRerank(lexical)] if covering else []),
@@ -156,4 +159,5 @@ class HybridRetriever:
             *([NamedOptionSections(lexical)] if covering else []),
             TopK(),
             *([WarningSection(lexical)] if mode == "hybrid" else []),
+            *([RestOfSection()] if covering else []),
         ]

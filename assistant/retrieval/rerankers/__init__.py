@@ -3,7 +3,7 @@
 from assistant.retrieval.rerankers.base import Candidates, Reranker, TopK
 from assistant.retrieval.rerankers.coverage import CoverageRerank
 from assistant.retrieval.rerankers.named_options import NamedOptionSections
-from assistant.retrieval.rerankers.sections import OnePlacePerSection
+from assistant.retrieval.rerankers.sections import OnePlacePerSection, RestOfSection
 from assistant.retrieval.rerankers.warning_section import WarningSection
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "NamedOptionSections",
     "OnePlacePerSection",
     "Reranker",
+    "RestOfSection",
     "TopK",
     "WarningSection",
 ]

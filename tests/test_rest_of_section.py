@@ -1,0 +1,55 @@
+"""The rest of the best section is read beside the k best, and is not the gate's."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assistant.models import ChunkRecord
+from assistant.retrieval.rerankers import Candidates, RestOfSection
+
+
+def record(id_: str, section: str, order: int, source: str = "docs/server.md") -> ChunkRecord:
+    return ChunkRecord(id=id_, text=id_, source=source, title="Server", section=section,
+                       order=order)  # fmt: skip
+
+
+def candidates(order: list[str], records: list[ChunkRecord]) -> Candidates:
+    return Candidates("q", np.zeros(3), k=len(order), fused={}, order=list(order),
+                      records={r.id: r for r in records})  # fmt: skip
+
+
+def test_the_best_chunks_neighbours_in_its_section_are_read_after_the_k_best() -> None:
+    found = candidates(
+        ["proxy-1", "other"],
+        [
+            record("proxy-1", "Factory › trustProxy", 7),
+            record("other", "Routes", 2),
+            record("proxy-2", "Factory › trustProxy", 8),  # what the option does
+            record("proxy-4", "Factory › trustProxy", 9),
+            record("far", "Factory › trustProxy", 20),  # the same heading far away
+            record("elsewhere", "Factory › trustProxy", 8, source="docs/other.md"),
+        ],
+    )
+    RestOfSection().rerank(found)
+    assert found.order == ["proxy-1", "other", "proxy-2", "proxy-4"]
+
+
+def test_nothing_is_added_when_the_best_section_is_whole() -> None:
+    found = candidates(["a"], [record("a", "Routes", 1), record("b", "Hooks", 2)])
+    RestOfSection().rerank(found)
+    assert found.order == ["a"]
+
+
+def test_chunks_read_as_the_rest_of_a_section_are_no_evidence_for_the_gate() -> None:
+    from assistant.grounding.evidence import ScoredUnit
+    from assistant.grounding.gate import leading
+    from assistant.models import Hit
+
+    def unit(hit: Hit, score: float) -> ScoredUnit:
+        return ScoredUnit(hit=hit, index=0, text="t", raw="t", vec=np.zeros(3), terms=set(),
+                          subject=set(), heading=set(), sem=score, lex=0.0, focus=0.0,
+                          score=score)  # fmt: skip
+
+    best = Hit(record("proxy-1", "Factory › trustProxy", 7), 1.0)
+    rest = Hit(record("proxy-2", "Factory › trustProxy", 8), 0.5, context=True)
+    assert [u.hit for u in leading([unit(rest, 0.9), unit(best, 0.8)])] == [best]
