@@ -445,7 +445,8 @@ class Assistant:
     def search(self, text: str, k: int) -> list[Hit]:
         """Hybrid retrieval for a free-text query (what the agent's search tool runs)."""
         retriever = self._retriever(self.ready())
-        return retriever.retrieve(text, self.embedder.embed_one(text), k, self.settings.retriever)
+        hits = retriever.retrieve(text, self.embedder.embed_one(text), k, self.settings.retriever)
+        return [h for h in hits if not h.context]  # the k best, not the sections' rest
 
     def _corpus_access(self):
         from assistant.agent.corpus import Corpus

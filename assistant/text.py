@@ -90,29 +90,35 @@ def content_terms(text: str) -> list[str]:
     return list(seen)
 
 
+ENCLOSED_CHARS = 400  # a bracket, code span or emphasis open longer than this is a stray
+
+
 def split_sentences(text: str) -> list[str]:
     """Split prose into sentences without breaking on `v1.`, `Next.js`, after an
-    abbreviation ("e.g. Foo") or inside brackets and code spans ("(see A. Then B.)")."""
+    abbreviation ("e.g. Foo") or inside brackets, code spans and emphasis ("(see A. Then
+    B.)", "**Table 8.2. Numeric Types**"); a stray opener ("Smile :(") stops holding
+    sentences together after ENCLOSED_CHARS. Linear in the length of the text."""
     text = text.strip()
     out: list[str] = []
-    start = 0
+    start = seen = 0
+    parens = squares = ticks = stars = 0
     for m in _SENTENCE_END.finditer(text):
-        head = text[start : m.start()]
-        if _ABBREVIATION.search(head) or _unclosed(head):
+        piece = text[seen : m.start()]
+        seen = m.start()
+        parens = max(0, parens + piece.count("(") - piece.count(")"))
+        squares = max(0, squares + piece.count("[") - piece.count("]"))
+        ticks += piece.count("`")
+        stars += piece.count("**")
+        open_ = parens or squares or ticks % 2 or stars % 2
+        if open_ and m.start() - start < ENCLOSED_CHARS:
             continue
-        out.append(head)
-        start = m.end()
+        if _ABBREVIATION.search(text[max(start, m.start() - 12) : m.start()]):
+            continue
+        out.append(text[start : m.start()])
+        start = seen = m.end()
+        parens = squares = ticks = stars = 0
     out.append(text[start:])
     return [p.strip() for p in out if p.strip()]
-
-
-def _unclosed(text: str) -> bool:
-    """Is a bracket or a code span still open at the end of `text`?"""
-    return (
-        text.count("(") > text.count(")")
-        or text.count("[") > text.count("]")
-        or (text.count("`") % 2 == 1)
-    )
 
 
 def shorten(text: str, limit: int) -> str:

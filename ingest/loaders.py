@@ -79,11 +79,21 @@ def _front_matter(text: str, source: str) -> tuple[dict, str]:
     if not m:
         return {}, text
     try:
+        # Aliases let a few lines expand into an enormous value: front matter needs none.
+        if any(isinstance(t, yaml.AliasToken) for t in yaml.scan(m.group(1))):
+            raise IngestError(source, "front matter uses YAML aliases (*name): not supported")
         meta = yaml.safe_load(m.group(1)) or {}
     except yaml.YAMLError as exc:
         raise IngestError(source, f"bad front matter: {exc}") from exc
     if not isinstance(meta, dict):
         raise IngestError(source, "front matter is not a mapping")
+    preview = meta.get("preview_sections")
+    if isinstance(preview, str):
+        meta["preview_sections"] = [preview]
+    elif preview is not None and not (
+        isinstance(preview, list) and all(isinstance(p, str) for p in preview)
+    ):
+        raise IngestError(source, "front matter `preview_sections` must be a list of headings")
     return meta, text[m.end() :]
 
 

@@ -46,7 +46,10 @@ class Section:
 
 @cache
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    # markdown-it stops reading at 20 levels of nesting by default, dropping the rest of
+    # the document: a deep list or quote must not cost the text after it.
+    options = {"html": True, "maxNesting": 200}
+    return MarkdownIt("commonmark", options).enable(["table", "strikethrough"])
 
 
 def parse(text: str) -> list[Section]:
@@ -60,21 +63,28 @@ def parse(text: str) -> list[Section]:
 
 
 _FENCE = re.compile(r"^\s*(```+|~~~+)")
-_ATTR_LIST = re.compile(r"\s*\{\s*[#.:][^{}]*\}\s*$")  # "## Title { #anchor }"
+_ATTR_LIST = re.compile(r"\s*\{\s*[#.:][^{}]*\}\s*$")  # "## Title { #anchor }", "text {: .lead }"
+# "![logo](x.png){ width=300 }", "[Go](x){ .md-button }": attributes right after an element.
+_ATTR_AFTER = re.compile(r"(?<=[)\]])\{\s*(?:[#.:][^{}]*|[\w-]+=[^{}]*)\}")
 _INCLUDE = re.compile(r"^\s*(?:\{\*.*\*\}|--8<--.*|\{!.*!\})\s*$")  # snippet includes
 _ADMONITION = re.compile(r"^(\s*)(?:!!!|\?\?\?\+?)\s*([\w-]+)(?:\s+\"([^\"]*)\")?\s*$")
-_BLOCK_OPEN = re.compile(r"^\s*(?:///|:::)\s*([\w-]+)?\s*(?:\|\s*(.*))?$")
-_BLOCK_CLOSE = re.compile(r"^\s*(?:///|:::)\s*$")
+# pymdownx `/// note | Title`, `//// note` (nested); Docusaurus `:::tip Title`, `:::tip[Title]`.
+_BLOCK_OPEN = re.compile(r"^\s*(?:/{3,}|:{3,})\s*([\w-]+)?\s*(?:\|\s*(.*)|\[(.*)\]|\s(.*))?$")
+_BLOCK_CLOSE = re.compile(r"^\s*(?:/{3,}|:{3,})\s*$")
+_BLOCK_OPTION = re.compile(r"^\s+[\w-]+:\s*\S")  # `    type: warning` under a `///` line
 _TAB = re.compile(r"^(\s*)===\+?\s+\"([^\"]*)\"\s*$")
+_STARTS_BLOCK = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|#|\||```|~~~|>)")
 
 
 def normalize_dialect(text: str) -> str:
     """MkDocs/pymdownx/Docusaurus markup as CommonMark. An admonition or tab keeps its
-    title as the paragraph's opening words ("Tip: …") and its body un-indented, so the
+    title as its body's opening words ("**Tip:** …") and its body un-indented, so the
     body is prose, not an indented code block. Code fences are left untouched."""
     out: list[str] = []
     fence = ""
     dedent: list[int] = []  # indentation to remove inside open admonitions/tabs
+    title = ""  # an admonition's title, waiting for the first line of its body
+    options = False  # just after a `///` line: its option lines are not text
     for line in text.split("\n"):
         m = _FENCE.match(line)
         if fence:
@@ -82,33 +92,57 @@ def normalize_dialect(text: str) -> str:
             if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
                 fence = ""
             continue
-        if m:
-            fence = m.group(1)
-            out.append(_dedent(line, dedent))
+        if options and _BLOCK_OPTION.match(line):
             continue
+        options = False
         while dedent and line.strip() and _indent(line) < dedent[-1]:
             dedent.pop()
         if _INCLUDE.match(line):
             continue
         if a := _ADMONITION.match(line) or _TAB.match(line):
-            title = a.group(3) if a.re is _ADMONITION else a.group(2)
-            title = title if title is not None else a.group(2).capitalize()
-            if title:  # the title opens the body's first paragraph
-                out.append(f"{a.group(1)}**{title}:**")
+            named = a.group(3) if a.re is _ADMONITION else a.group(2)
+            title = _flush(out, title, dedent)
+            title = named if named is not None else a.group(2).capitalize()
             dedent.append(_indent(line) + 4)
             continue
         if _BLOCK_CLOSE.match(line):
+            title = _flush(out, title, dedent)
             out.append("")
             continue
         if b := _BLOCK_OPEN.match(line):
-            title = (b.group(2) or "").strip() or (b.group(1) or "").capitalize()
-            out.append(f"**{title}:**" if title else "")
+            title = _flush(out, title, dedent)
+            title = (
+                next((g.strip() for g in b.groups()[1:] if g and g.strip()), "")
+                or (b.group(1) or "").capitalize()
+            )
+            options = True
+            continue
+        if m:
+            title = _flush(out, title, dedent)
+            fence = m.group(1)
+            out.append(_dedent(line, dedent))
             continue
         line = _dedent(line, dedent)
         if line.lstrip().startswith("#"):
             line = _ATTR_LIST.sub("", line)
+        line = _ATTR_AFTER.sub("", line)
+        line = _ATTR_LIST.sub("", line) if line.rstrip().endswith("}") else line
+        if title and line.strip():
+            if _STARTS_BLOCK.match(line):
+                title = _flush(out, title, dedent)
+            else:  # the title opens the body's first paragraph
+                indent = line[: _indent(line)]
+                line, title = f"{indent}**{title}:** {line.lstrip()}", ""
         out.append(line)
+    _flush(out, title, dedent)
     return "\n".join(out)
+
+
+def _flush(out: list[str], title: str, dedent: list[int]) -> str:
+    """Write a waiting title on its own line (its body opens with a list or code)."""
+    if title:
+        out += [f"**{title}:**", ""]
+    return ""
 
 
 def _indent(line: str) -> int:
@@ -141,10 +175,11 @@ class _Inline:
 _LETTER = re.compile(r"[^\W_]", re.U)
 
 
-def inline_text(token: Token, lines: bool = False) -> _Inline:
+def inline_text(token: Token, lines: bool = False, emphasis: bool = True) -> _Inline:
     """An inline token's text as a reader sees it: link text without its URL, no images
     or HTML tags, code spans and emphasis kept as Markdown. With `lines`, its source
-    line breaks are kept (a passage giving orders is judged line by line)."""
+    line breaks are kept (a passage giving orders is judged line by line); without
+    `emphasis`, bold and italics are plain words."""
     parts: list[str] = []
     linked = letters = depth = 0
     images = 0
@@ -163,7 +198,7 @@ def inline_text(token: Token, lines: bool = False) -> _Inline:
         elif child.type == "image":
             images += 1
         elif child.type in {"strong_open", "strong_close", "em_open", "em_close"}:
-            piece = child.markup
+            piece = child.markup if emphasis else ""
         elif child.type in {"s_open", "s_close"}:
             piece = "~~"
         elif child.type == "html_inline":
@@ -196,16 +231,24 @@ def _tidy(text: str) -> str:
 
 
 class _HTMLBits(HTMLParser):
-    """The text, headings and table cells of an HTML block written inside Markdown."""
+    """The text, headings, code and table cells of an HTML block written inside Markdown.
+    Text inside a link is marked, so a bar of links reads as navigation."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.events: list[tuple[str, str]] = []  # (kind, text): text|heading<n>|tr|cell|/table
+        # (kind, text): text | link | code | heading<n> | /heading | tr | cell | table | /table
+        self.events: list[tuple[str, str]] = []
         self._skip = 0
+        self._links = 0
+        self._pre: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         if tag in {"script", "style"}:
             self._skip += 1
+        elif tag == "pre":
+            self._pre = []
+        elif tag == "a":
+            self._links += 1
         elif tag in {"th", "td"}:
             self.events.append(("cell", tag))
         elif tag == "tr":
@@ -220,6 +263,11 @@ class _HTMLBits(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in {"script", "style"}:
             self._skip = max(0, self._skip - 1)
+        elif tag == "pre" and self._pre is not None:
+            self.events.append(("code", "".join(self._pre)))
+            self._pre = None
+        elif tag == "a":
+            self._links = max(0, self._links - 1)
         elif tag == "table":
             self.events.append(("/table", ""))
         elif re.fullmatch(r"h[1-6]", tag):
@@ -228,8 +276,12 @@ class _HTMLBits(HTMLParser):
             self.events.append(("break", ""))
 
     def handle_data(self, data: str) -> None:
-        if not self._skip and data.strip():
-            self.events.append(("text", data))
+        if self._skip:
+            return
+        if self._pre is not None:
+            self._pre.append(data)
+        elif data.strip():
+            self.events.append(("link" if self._links else "text", data))
 
 
 # ---------------------------------------------------------------- the walk
@@ -247,6 +299,9 @@ class _Walker:
     def heading(self, level: int, text: str) -> None:
         if not text:
             return
+        if self.table is not None:  # a heading ends a table left open
+            self.table, table = None, self.table
+            table.flush(self)
         while self.stack and self.stack[-1][0] >= level:
             self.stack.pop()
         self.stack.append((level, text))
@@ -263,7 +318,8 @@ class _Walker:
         while i < len(tokens):
             tok = tokens[i]
             if tok.type == "heading_open":
-                self.heading(int(tok.tag[1]), inline_text(tokens[i + 1]).text)
+                # A heading names a section: its words, not their emphasis.
+                self.heading(int(tok.tag[1]), inline_text(tokens[i + 1], emphasis=False).text)
                 i += 3
                 continue
             if tok.type in {"bullet_list_open", "ordered_list_open"}:
@@ -334,27 +390,31 @@ class _Walker:
         bits.feed(content)
         bits.close()
         text: list[str] = []
+        linked = [0]  # letters of `text` inside links
         heading = 0
 
         def flush_text() -> None:
             joined = _tidy(" ".join(text))
+            letters = len(_LETTER.findall(joined))
+            nav = bool(letters) and linked[0] / letters >= NAV_SHARE
             if joined:
                 if self.table is not None:
                     self.table.text(joined)
                 else:
-                    self.add(Block("prose", joined))
+                    self.add(Block("nav" if nav else "prose", joined))
             text.clear()
+            linked[0] = 0
 
         for kind, value in bits.events:
             if kind.startswith("heading"):
                 flush_text()
                 heading = int(kind[-1])
             elif kind == "/heading":
-                title = _tidy(" ".join(text))
-                text.clear()
                 if heading and self.table is None:
+                    title = _tidy(" ".join(text))
+                    text.clear()
                     self.heading(heading, title)
-                heading = 0
+                heading = 0  # in a table cell, a heading's text is the cell's
             elif kind == "table":
                 flush_text()
                 self.table = self.table or _HtmlTable()
@@ -369,8 +429,13 @@ class _Walker:
                     table.flush(self)
             elif kind == "break":
                 flush_text()
+            elif kind == "code":
+                flush_text()
+                self.code(value, "")
             else:
                 text.append(value)
+                if kind == "link":
+                    linked[0] += len(_LETTER.findall(value))
         flush_text()
 
 

@@ -131,6 +131,8 @@ def _table_units(header: list[str], rows: list[list[str]]) -> list[Unit]:
     """One unit per row, each naming its columns: "bodyLimit — Default: 1048576." A row
     whose first cell is content (code, a sentence) names every cell by its column, so a
     "Bad | Good" pair keeps which side is which."""
+    if header and not rows:  # a table of one row: it is content, not column names
+        header, rows = [], [header]
     units = []
     head_line = f"| {' | '.join(header)} |" if header else ""
     for cells in rows:
@@ -142,15 +144,19 @@ def _table_units(header: list[str], rows: list[list[str]]) -> list[Unit]:
         code = any("```" in c for c in cells)
         if not header:
             text = " — ".join(c for c in cells if c)
-        elif len(cells[0]) <= ROW_LABEL_CHARS and "\n" not in cells[0] and not code:
+        elif cells[0] and len(cells[0]) <= ROW_LABEL_CHARS and "\n" not in cells[0] and not code:
             pairs = [f"{h}: {c}" if h else c for h, c in named[1:] if c]
-            text = f"{cells[0]} — {'; '.join(pairs)}." if pairs else cells[0]
+            text = _ended(f"{cells[0]} — {'; '.join(pairs)}") if pairs else cells[0]
         else:
             sep = "\n" if code else "; "
             text = sep.join(f"{h}:{sep if code else ' '}{c}" if h else c
                             for h, c in named if c)  # fmt: skip
         units.append(Unit(text, raw if not code else text, "code" if code else "row", True))
     return units
+
+
+def _ended(text: str) -> str:
+    return text if text.endswith((".", "!", "?", ":")) else f"{text}."
 
 
 def _code_units(lines: list[str], lang: str = "") -> list[Unit]:

@@ -165,3 +165,14 @@ def test_a_sections_opening_line_leads_over_an_equally_good_later_one() -> None:
     ]
     text = answer(units, "fastify schema validation?", ["schema"])
     assert text.splitlines()[0].startswith("Schema-first is the killer feature.")
+
+
+def test_a_long_list_read_into_its_lead_says_it_goes_on() -> None:
+    units = [unit("a.md", "m", "Set these options:", 1.0, index=0)]
+    for n in range(1, 21):
+        item = with_terms(unit("a.md", "m", f"option {n}", 0.3, index=n), kind="bullet")
+        item.raw = f"- option {n}:"
+        units.append(item)
+    first = answer(units, "which options?", ["option"]).splitlines()[0]
+    assert first.startswith("Set these options: option 1; option 2;") and first.endswith("; … [1]")
+    assert ":;" not in first

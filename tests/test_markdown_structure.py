@@ -187,3 +187,85 @@ def test_camel_case_identifiers_are_also_found_by_their_parts() -> None:
     assert {"maxparamlength", "max", "param", "length"} <= set(tokenize("set `maxParamLength`"))
     assert {"decoraterequest", "decorate", "request"} <= set(tokenize("decorateRequest()"))
     assert set(tokenize("NestJS and GraphQL")) == {"nestj", "graphql"}  # no humps to split
+
+
+def test_a_one_row_table_is_content_not_column_names(tmp_path) -> None:
+    units = units_by_section(
+        "# G\n\n## Facts\n\n| Brokers | RabbitMQ, Redis |\n|---|---|\n", tmp_path
+    )
+    assert [u["text"] for u in units["Facts"]] == ["Brokers — RabbitMQ, Redis"]
+
+
+def test_deep_nesting_never_costs_the_text_after_it(tmp_path) -> None:
+    deep = "".join("  " * i + f"- level {i}\n" for i in range(30))
+    units = units_by_section(
+        f"# G\n\n## Deep\n\n{deep}\nAfter.\n\n## Next\n\nnext text\n", tmp_path
+    )
+    assert "After." in [u["raw"] for u in units["Deep"]]
+    assert [u["raw"] for u in units["Next"]] == ["next text"]
+
+
+def test_a_heading_ends_an_html_table_left_open(tmp_path) -> None:
+    text = "# G\n\n## One\n\n<table>\n<tr><td>cell one</td><td>cell two</td></tr>\n\n## Two\n\nSecond.\n"
+    units = units_by_section(text, tmp_path)
+    assert [u["raw"] for u in units["Two"]] == ["Second."]
+
+
+def test_admonitions_blocks_and_attributes_of_every_dialect_read_as_text(tmp_path) -> None:
+    text = (
+        '# G\n\n## Notes\n\n!!! note "Outer"\n    Outer body.\n\n    !!! tip "Middle"\n'
+        "        Middle body.\n\n/// admonition | Careful\n    type: warning\n\nAfter blank.\n"
+        "///\n\n:::tip[Custom]\nBracket body.\n:::\n\n//// note\nNested body.\n////\n\n"
+        "Lead text {: .lead }\n\n![logo](x.png){ width=300 } See [Go](x){ .md-button }.\n"
+    )
+    texts = [u["raw"].replace("**", "") for u in units_by_section(text, tmp_path)["Notes"]]
+    assert texts == ["Outer: Outer body.", "Middle: Middle body.", "Careful: After blank.",
+                     "Custom: Bracket body.", "Note: Nested body.", "Lead text", "See Go."]  # fmt: skip
+
+
+def test_a_heading_names_its_section_without_its_emphasis(tmp_path) -> None:
+    assert "Use active voice" in units_by_section(
+        "# G\n\n## Use **active** voice\n\nA.\n", tmp_path
+    )
+
+
+def test_table_rows_read_cleanly_whatever_their_cells(tmp_path) -> None:
+    text = (
+        "# G\n\n## T\n\n| Key | Meaning |\n|---|---|\n| `*` | Every minute. |\n|  | Empty key |\n"
+    )
+    assert [u["text"] for u in units_by_section(text, tmp_path)["T"]] == [
+        "`*` — Meaning: Every minute.",
+        "Meaning: Empty key",
+    ]
+
+
+def test_html_written_in_markdown_keeps_code_and_its_link_bars_are_navigation(tmp_path) -> None:
+    text = (
+        '# G\n\n## H\n\n<p align="center"><a href="a">Docs</a> | <a href="b">Discord</a></p>\n\n'
+        "<pre><code>line one\n  indented two</code></pre>\n"
+    )
+    c = chunks(text, tmp_path)
+    (unit,) = [u for ch in c.chunks for u in ch.units]
+    assert unit["kind"] == "code" and "line one\n  indented two" in unit["text"]
+    assert c.nav == 1
+
+
+def test_sentences_keep_emphasis_whole_and_a_stray_bracket_holds_nothing_long() -> None:
+    assert split_sentences("**Table 8.2. Numeric Types** The table. Next.") == [
+        "**Table 8.2. Numeric Types** The table.",
+        "Next.",
+    ]
+    parts = split_sentences("(" + "word. Next " * 8000)
+    assert len(parts) > 7000
+
+
+def test_front_matter_preview_sections_and_aliases_are_checked(tmp_path) -> None:
+    from assistant.errors import IngestError
+
+    page = tmp_path / "a.md"
+    page.write_text("---\ntitle: A\npreview_sections: Roadmap\n---\n\n# A\n\n## Roadmap\n\nSoon.\n")
+    assert load(page, "a.md").meta["preview_sections"] == ["Roadmap"]
+    for bad in ("preview_sections: 5", "a: &x [1]\nb: [*x, *x]"):
+        page.write_text(f"---\n{bad}\n---\n\n# A\n\ntext\n")
+        with pytest.raises(IngestError):
+            load(page, "a.md")

@@ -161,20 +161,32 @@ class ExtractiveGenerator(Generator):
         answer, in the weakest unit's place."""
         if lead is None or not strip_markers(lead.raw).endswith(":"):
             return chosen, lead
-        here = {u.index: u for u in units if u.hit.chunk.id == lead.hit.chunk.id}
+        # What follows the lead in its section, in the text's order (into the next chunk).
+        rec = lead.hit.chunk
+        section = sorted(
+            (u for u in units
+             if u.hit.chunk.source == rec.source and u.hit.chunk.section == rec.section
+             and u.hit.chunk.order in (rec.order, rec.order + 1)),
+            key=lambda u: (u.hit.chunk.order, u.index),
+        )  # fmt: skip
+        at = next((n for n, u in enumerate(section) if u is lead), len(section))
+        following = section[at + 1 :]
         items = []
-        for n in range(lead.index + 1, lead.index + 1 + LIST_ITEMS):
-            if n not in here or here[n].kind != "bullet":
+        for u in following[: LIST_ITEMS + 1]:
+            if u.kind != "bullet":
                 break
-            items.append(here[n])
+            items.append(u)
+        more = len(items) > LIST_ITEMS
+        items = items[:LIST_ITEMS]
         if items:
-            said = [_BULLET.sub("", strip_markers(u.raw)).rstrip(" .;") for u in items]
-            text = f"{strip_markers(lead.text)} {'; '.join(said)}."
+            said = [_BULLET.sub("", strip_markers(u.raw)).rstrip(" .;:") for u in items]
+            tail = f"{'; '.join(said)}{'; …' if more else '.'}"
+            text = f"{strip_markers(lead.text)} {tail}"
             if len(text) <= LIST_CHARS:
-                merged = replace(lead, text=text, raw=f"{lead.raw} {'; '.join(said)}.")
+                merged = replace(lead, text=text, raw=f"{lead.raw} {tail}")
                 rest = [u for u in chosen if u is not lead and u not in items]
                 return [merged, *rest], merged
-        after = here.get(lead.index + 1)
+        after = following[0] if following else None
         if after is None or after in chosen:
             return chosen, lead
         if _is_block(after):
