@@ -93,3 +93,18 @@ def test_a_first_ingest_prints_no_library_debug_lines(tmp_path, model_cache) -> 
     assert done.returncode == 0, done.stderr
     assert "Hono" in done.stdout
     assert "DEBUG" not in done.stderr, done.stderr
+
+
+def test_python_dash_m_and_the_console_script_show_the_same_commands() -> None:
+    import re
+
+    def commands(argv: list[str]) -> set[str]:
+        out = subprocess.run([*argv, "--help"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        listed = out.stdout.split("Commands:")[1]
+        return set(re.findall(r"^  (\w[\w-]*)", listed, re.M))
+
+    script = Path(sys.executable).with_name("stackguide")
+    every = {"ask", "chat", "ingest", "serve", "eval", "slack", "feedback"}
+    assert commands([sys.executable, "-m", "assistant.cli"]) == every
+    assert commands([str(script)]) == every

@@ -72,7 +72,7 @@ def eval_command(ctx: click.Context, datasets: tuple[Path, ...], backend: str | 
                  category: tuple[str, ...], judge: bool | None, gate: bool,
                  calibrate: bool) -> None:  # fmt: skip
     """Score answers against the expected ones in evals/cases."""
-    from assistant.cli import _assistant, _fail
+    from assistant.cli.context import assistant_of, fail
     from assistant.errors import StackGuideError
     from assistant.evaluation.cases import load_dataset
     from assistant.evaluation.datasets import Dataset
@@ -84,9 +84,9 @@ def eval_command(ctx: click.Context, datasets: tuple[Path, ...], backend: str | 
 
         paths = list(datasets) or [REPO_ROOT / "evals" / "cases", SECOND_CORPUS_TUNE]
         try:
-            run_calibration(_assistant(ctx).settings, paths, category)
+            run_calibration(assistant_of(ctx).settings, paths, category)
         except StackGuideError as exc:
-            raise _fail(exc) from exc
+            raise fail(exc) from exc
         return
     if len(datasets) > 1:
         raise click.UsageError("give one --dataset (several only with --calibrate)")
@@ -95,7 +95,7 @@ def eval_command(ctx: click.Context, datasets: tuple[Path, ...], backend: str | 
         cases = load_dataset(dataset)
         if category:
             cases = [c for c in cases if c.category in category]
-        assistant = _assistant(ctx)
+        assistant = assistant_of(ctx)
         source = Dataset.at(dataset)
         if source.corpus_command is not None:  # its own corpus and index
             from assistant.service import Assistant
@@ -118,7 +118,7 @@ def eval_command(ctx: click.Context, datasets: tuple[Path, ...], backend: str | 
                 run_cases(assistant.ask, cases, name=backend or "default", judge=judge_, **opts)
             ]
     except StackGuideError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     misses = below_thresholds(runs[0].overall, load_thresholds(thresholds))
     print_tables(runs)
     md = write_reports(runs, misses, report)

@@ -17,10 +17,10 @@ def slack_command(ctx: click.Context) -> None:
 
     For installs without a public URL. With one, `stackguide serve` can take Slack's
     requests at /slack/* instead (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)."""
-    from assistant.cli import _assistant, _fail, _settings
+    from assistant.cli.context import assistant_of, fail, settings_of
     from assistant.errors import StackGuideError
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     needed = {
         "SLACK_BOT_TOKEN": (settings.slack_bot_token, "the bot token, xoxb-…"),
         "SLACK_APP_TOKEN": (settings.slack_app_token, "an app-level token, xapp-…"),
@@ -31,14 +31,14 @@ def slack_command(ctx: click.Context) -> None:
             f"Socket Mode needs {' and '.join(missing)}; each is also read as "
             "STACKGUIDE_SLACK_…. See the README's Slack section."
         )
-    assistant = _assistant(ctx)
+    assistant = assistant_of(ctx)
     try:
         assistant.ready()  # ingest (if needed) before the first question arrives
         from assistant.slack.app import socket_mode_handler
 
         handler = socket_mode_handler(settings, assistant)
     except StackGuideError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     click.echo("StackGuide is answering on Slack (Socket Mode); Ctrl+C stops it.", err=True)
     try:
         handler.start()  # blocks until the process is stopped
@@ -75,7 +75,7 @@ def feedback_group() -> None:
 @click.pass_context
 def export_command(ctx: click.Context, out: Path, vote: str, category: str) -> None:
     """Write feedback as eval cases in the evals/cases format, for review."""
-    from assistant.cli import _fail, _settings
+    from assistant.cli.context import fail, settings_of
     from assistant.conversations.store import ConversationStore
     from assistant.errors import StackGuideError
     from assistant.evaluation.cases import CATEGORIES
@@ -83,12 +83,12 @@ def export_command(ctx: click.Context, out: Path, vote: str, category: str) -> N
 
     if category not in CATEGORIES:
         raise click.BadParameter(f"one of {', '.join(CATEGORIES)}", param_hint="--category")
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         text = export_cases(ConversationStore(settings.database), vote, category)
     except StackGuideError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if str(out) == "-":
         click.echo(text, nl=False)
         return

@@ -1,0 +1,5 @@
+"""`python -m assistant.cli`: the same commands as the console script."""
+
+from assistant.cli import main
+
+main()
