@@ -84,6 +84,9 @@ class Hit:
     context: bool = False  # read beside the k best for the answer; not evidence for the gate
 
 
+SNIPPET_CHARS = 320  # the most of a cited passage an answer shows beside its [n]
+
+
 @dataclass
 class Citation:
     n: int

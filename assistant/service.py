@@ -32,6 +32,7 @@ from assistant.query.intent import Query, make_query
 from assistant.query.names import listing
 from assistant.retrieval.hybrid import HybridRetriever, Mode, RecordCache
 from assistant.settings import Settings, load_settings
+from assistant.streams import drain
 from assistant.text import encodable
 
 log = logging.getLogger(__name__)
@@ -269,12 +270,7 @@ class Assistant:
             return self._judge
 
     def ask(self, question: str, history: Sequence[Turn] = (), **options: Any) -> Answer:
-        run = self.events(question, history, **options)
-        while True:
-            try:
-                next(run)
-            except StopIteration as done:
-                return done.value
+        return drain(self.events(question, history, **options))
 
     def events(
         self,

@@ -15,10 +15,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from assistant.models import ChunkRecord, Citation
+from assistant.models import SNIPPET_CHARS, ChunkRecord, Citation
 from assistant.text import shorten, strip_markers, tokenize
 
-SNIPPET_CHARS = 320
 SNIPPET_UNITS = 2
 OPEN, CLOSE = "<passages>", "</passages>"
 _TAG = re.compile(r"<(\s*/?\s*passages?\b)", re.I)  # the delimiters, as a document may write them

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from assistant.generators.base import Draft, Evidence, Generator
 from assistant.grounding.evidence import ScoredUnit, share
-from assistant.models import Citation
+from assistant.models import SNIPPET_CHARS, Citation
 from assistant.prompts import Prompts
 from assistant.retrieval.warnings import warns
 from assistant.text import shorten, strip_markers
@@ -23,7 +23,6 @@ REDUNDANT = 0.92  # cosine above which a second unit says the same thing
 FOREIGN_MARGIN = 0.5  # share of MARGIN a unit from another document may fall behind
 LEAD_BONUS = 0.15  # a section's opening line, when it stands for the thing in an answer
 COVER_FLOOR = 0.4  # how good (relative to the best) a unit must be to cover a named thing
-SNIPPET_CHARS = 320
 # The lead is the unit that speaks to what the question asks about (its words beyond the
 # things it names: "fastest", "default", "close the pool"), not merely the best match.
 W_ASPECT = 0.15

@@ -20,21 +20,21 @@ from urllib.parse import urlparse
 
 from assistant.agent.loop import run_agent
 from assistant.agent.model import Budget, ModelStep, ToolsRejected, watch_response
-from assistant.agent.passages import SNIPPET_CHARS, Passage, Passages
+from assistant.agent.passages import Passage, Passages
 from assistant.agent.tools import CorpusTools
 from assistant.errors import BackendNotConfigured, ConfigError, LLMError
 from assistant.generators.base import Draft, Evidence, Generator
 from assistant.grounding.citations import check_citations
-from assistant.models import Citation, Turn
+from assistant.models import SNIPPET_CHARS, Citation, Turn
 from assistant.prompts import Prompts
 from assistant.settings import LLM_NEEDS, Settings
+from assistant.streams import drain
 from assistant.text import content_terms, shorten
 
 log = logging.getLogger(__name__)
 REFUSAL_MARK = "NO_ANSWER"  # the prompts' way for the model to say the passages don't answer
 REWRITE_BUDGET_S = 20.0  # a rewrite is optional: the rule-based one is the fallback
 REWRITE_MAX_CHARS = 300
-HISTORY_TURNS = 6
 
 
 def chat_model(settings: Settings):
@@ -96,12 +96,7 @@ class OpenAIGenerator(Generator):
         )
 
     def generate(self, evidence: Evidence) -> Draft:
-        stream = self.stream(evidence)
-        while True:
-            try:
-                next(stream)
-            except StopIteration as done:
-                return done.value
+        return drain(self.stream(evidence))
 
     def candidates(self, evidence: Evidence) -> list[Citation]:
         _, first = _retrieved(evidence)
@@ -207,15 +202,14 @@ class OpenAIGenerator(Generator):
 
         lines = [f"{t.role}: {' '.join(t.content.split())[:500]}" for t in history]
         prompt = self.prompts.render(
-            "llm/rewrite.md", history="\n".join(lines[-HISTORY_TURNS:]), question=question
+            "llm/rewrite.md",
+            history="\n".join(lines[-self.settings.history_turns :]),
+            question=question,
         )
         budget = Budget(min(self.settings.llm_timeout_s, REWRITE_BUDGET_S))
         stream = self._step(budget, retries=0)([HumanMessage(prompt)])
         try:
-            while True:
-                next(stream)
-        except StopIteration as done:
-            text = " ".join(str(done.value.text).split()).strip().strip('"')
+            text = " ".join(str(drain(stream).text).split()).strip().strip('"')
         except LLMError as exc:
             log.info("LLM rewrite failed (%s); keeping the rule-based one", exc)
             return None

@@ -24,6 +24,7 @@ from assistant.grounding.judges.base import RelevanceJudge, Signals, sigmoid
 from assistant.prompts import Prompts
 from assistant.query.intent import Query
 from assistant.settings import LLM_NEEDS, Settings
+from assistant.streams import drain
 from assistant.text import shorten, strip_markers
 
 TEMPLATE = "llm/judge_relevance.md"
@@ -120,12 +121,7 @@ class LLMJudge(RelevanceJudge):
             retry_after_max_s=s.llm_retry_after_max_s,
             budget=Budget(s.llm_timeout_s),
         )
-        stream = step([HumanMessage(prompt)])
-        while True:
-            try:
-                next(stream)
-            except StopIteration as done:
-                return str(done.value.text)
+        return str(drain(step([HumanMessage(prompt)])).text)
 
 
 def render_passages(units: Sequence[ScoredUnit]) -> str:
