@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,9 +33,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from assistant.conversations.tables import create_tables
 from assistant.errors import BackendUnavailable, NotFound
 from assistant.models import Answer, Turn
 
@@ -102,7 +102,7 @@ class ConversationStore:
             self.engine = create_engine(url, **kwargs)
             if url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            _create_tables(self.engine)
+            create_tables(Base.metadata, self.engine, then=_add_owner_column)
         except SQLAlchemyError as exc:
             log.error("cannot open the database %s: %s", masked_url(url), type(exc).__name__)
             raise BackendUnavailable("database unavailable") from exc
@@ -281,19 +281,6 @@ def _check_id(cid: str) -> None:
     """Ids are ours (hex); anything else cannot exist, whatever the database."""
     if not _ID.fullmatch(cid or ""):
         raise NotFound(f"no conversation {cid[:64]!r}")
-
-
-def _create_tables(engine) -> None:
-    """create_all, tolerating other workers creating the same tables at the same moment."""
-    for attempt in range(5):
-        try:
-            Base.metadata.create_all(engine)
-            _add_owner_column(engine)
-            return
-        except (OperationalError, ProgrammingError, IntegrityError):
-            if attempt == 4:
-                raise
-            time.sleep(0.1 * (attempt + 1))  # the other process finishes; then all exist
 
 
 def _add_owner_column(engine) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from assistant.conversations.tables import create_tables
 from assistant.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -99,13 +99,8 @@ class EventLedger:
 
 
 def _create_table(engine: Engine) -> None:
-    """create_all, tolerating another worker creating the same table at the same moment."""
-    for attempt in range(5):
-        try:
-            _Base.metadata.create_all(engine)
-            return
-        except (OperationalError, ProgrammingError, IntegrityError) as exc:
-            if attempt == 4:
-                log.error("cannot create the slack_events table: %s", exc)
-                raise BackendUnavailable("cannot open the Slack event ledger") from exc
-            time.sleep(0.1 * (attempt + 1))
+    try:
+        create_tables(_Base.metadata, engine)
+    except (OperationalError, ProgrammingError, IntegrityError) as exc:
+        log.error("cannot create the slack_events table: %s", exc)
+        raise BackendUnavailable("cannot open the Slack event ledger") from exc
