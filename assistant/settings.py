@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AliasChoices,
@@ -22,6 +22,12 @@ from assistant.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # What every LLM-backed part needs configured, as the errors that ask for it say.
+# The answer generators and retrieval modes, named once for settings, CLI and HTTP.
+Backend = Literal["auto", "extractive", "openai"]
+Retriever = Literal["hybrid", "dense", "bm25"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+RETRIEVERS: tuple[str, ...] = get_args(Retriever)
+
 LLM_NEEDS = (
     "STACKGUIDE_LLM_MODEL and an endpoint "
     "(STACKGUIDE_LLM_BASE_URL / OPENAI_BASE_URL, or OPENAI_API_KEY)"
@@ -106,7 +112,7 @@ class Settings(BaseSettings):
         ge=200,
         description="Size limit of a chunk; sections longer than this are split between sentences.",
     )
-    retriever: Literal["hybrid", "dense", "bm25"] = Field(
+    retriever: Retriever = Field(
         "hybrid", description="Retrieval mode: dense (Chroma), bm25, or both fused."
     )
     fusion: Literal["rrf", "convex"] = Field(
@@ -210,7 +216,7 @@ class Settings(BaseSettings):
         120.0, gt=0,
         description="Wall-clock budget of one LLM answer: every step, tool call and retry.",
     )  # fmt: skip
-    backend: Literal["auto", "extractive", "openai"] = Field(
+    backend: Backend = Field(
         "auto",
         description="Answer generator: `openai` (any OpenAI-compatible endpoint, with a "
         "retrieval agent and checked citations), `extractive` (offline, composed from the "

@@ -9,8 +9,9 @@ import click
 
 from assistant.cli.context import EXIT_USAGE, assistant_of, fail
 from assistant.errors import StackGuideError
+from assistant.settings import BACKENDS, RETRIEVERS
 
-BACKENDS = click.Choice(["auto", "extractive", "openai"])
+BACKEND_CHOICE = click.Choice(BACKENDS)
 
 
 @click.command()
@@ -18,12 +19,12 @@ BACKENDS = click.Choice(["auto", "extractive", "openai"])
 @click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
 @click.option(
     "--backend",
-    type=BACKENDS,
+    type=BACKEND_CHOICE,
     default=None,
     help="Answer backend: openai (an OpenAI-compatible LLM), extractive (offline), or auto "
     "(openai when STACKGUIDE_LLM_MODEL is configured) [env STACKGUIDE_BACKEND].",
 )
-@click.option("--retriever", type=click.Choice(["hybrid", "dense", "bm25"]), default=None)
+@click.option("--retriever", type=click.Choice(RETRIEVERS), default=None)
 @click.option("-k", "--top-k", type=int, default=None, help="Chunks the answer may draw on.")
 @click.option("--trace", is_flag=True, help="With --json: add retrieval, gate and agent steps.")
 @click.pass_context
@@ -134,7 +135,7 @@ def _print_sources(answer) -> None:
 
 
 @click.command()
-@click.option("--backend", type=BACKENDS, default=None, help="Answer backend (as for ask).")
+@click.option("--backend", type=BACKEND_CHOICE, default=None, help="Answer backend (as for ask).")
 @click.pass_context
 def chat(ctx: click.Context, backend: str | None) -> None:
     """An interactive session that keeps context for follow-ups (/new resets, /quit ends)."""

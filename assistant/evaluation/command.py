@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from assistant.settings import REPO_ROOT
+from assistant.settings import BACKENDS, REPO_ROOT, RETRIEVERS
 
 SECOND_CORPUS_TUNE = REPO_ROOT / "evals" / "second_corpus" / "tune"
 
@@ -22,12 +22,12 @@ SECOND_CORPUS_TUNE = REPO_ROOT / "evals" / "second_corpus" / "tune"
 )
 @click.option(
     "--backend",
-    type=click.Choice(["auto", "extractive", "openai"]),
+    type=click.Choice(BACKENDS),
     default=None,
     help="Answer backend; `openai` runs the suite against the configured LLM endpoint "
     "(the judge is then on by default).",
 )
-@click.option("--retriever", type=click.Choice(["hybrid", "dense", "bm25"]), default=None)
+@click.option("--retriever", type=click.Choice(RETRIEVERS), default=None)
 @click.option("--k", "k", type=int, default=None, help="Chunks retrieved (hit@k uses it).")
 @click.option(
     "--report",

@@ -6,10 +6,9 @@ from __future__ import annotations
 from assistant.errors import ConfigError
 from assistant.generators.base import Draft, Evidence, Generator
 from assistant.prompts import Prompts
-from assistant.settings import Settings
+from assistant.settings import BACKENDS, Settings
 
 __all__ = ["BACKENDS", "Draft", "Evidence", "Generator", "get_generator", "resolve_backend"]
-BACKENDS = ("auto", "extractive", "openai")
 
 
 def resolve_backend(name: str, settings: Settings) -> str:

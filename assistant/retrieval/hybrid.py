@@ -28,8 +28,9 @@ from assistant.retrieval.rerankers import (
     TopK,
     WarningSection,
 )
+from assistant.settings import Retriever
 
-Mode = Literal["hybrid", "dense", "bm25"]
+Mode = Retriever
 RRF_K = 60  # the constant from Cormack et al.; flattens the head of each ranking
 
 

@@ -7,8 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.models import Citation
-
-Backend = Literal["auto", "extractive", "openai"]
+from assistant.settings import Backend
 
 
 class AskRequest(BaseModel):
