@@ -60,8 +60,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# pytest-randomly shuffles the tests on every run (it prints its seed: rerun that order
+# with `pytest --randomly-seed=N`); under CI (CI=true) the suite runs twice, in two orders.
+RUNS ?= $(if $(CI),2,1)
 unit: install
-	$(BIN)/pytest -q
+	for run in $$(seq $(RUNS)); do $(BIN)/pytest -q || exit 1; done
 
 eval: install  ## the offline assistant against evals/thresholds.toml, the second corpus' tuning part against its own floors, then the held-out sets (reported only)
 	export STACKGUIDE_DATA_DIR=$$(mktemp -d) && \

@@ -7,6 +7,7 @@ the ingested corpus index. Each client session keeps one keep-alive connection, 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import shutil
@@ -15,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -37,9 +39,9 @@ ASKS = 40
 MORE_ROUNDS = 4  # if the kernel handed every connection of a round to the same worker
 
 
-@pytest.fixture(scope="module")
-def served(corpus_assistant, model_cache, tmp_path_factory) -> Iterator[ServeProcess]:
-    root = tmp_path_factory.mktemp("workers")
+@contextlib.contextmanager
+def two_workers(corpus_assistant, model_cache, root: Path) -> Iterator[ServeProcess]:
+    """`stackguide serve --workers 2` on a copy of the corpus index."""
     data = root / "data"
     shutil.copytree(
         corpus_assistant.settings.data_dir, data, ignore=shutil.ignore_patterns("stackguide.db*")
@@ -50,6 +52,12 @@ def served(corpus_assistant, model_cache, tmp_path_factory) -> Iterator[ServePro
     ConversationStore(f"sqlite:///{data / 'stackguide.db'}").engine.dispose()
     with stackguide_serve(data, model_cache, workers=2, cwd=root) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def served(corpus_assistant, model_cache, tmp_path_factory) -> Iterator[ServeProcess]:
+    with two_workers(corpus_assistant, model_cache, tmp_path_factory.mktemp("workers")) as s:
+        yield s
 
 
 class Session:
@@ -194,8 +202,14 @@ def test_fresh_database_opened_by_several_processes_at_once(tmp_path) -> None:
         assert outcomes == ["ok"] * 4, outcomes
 
 
-def test_zz_sigterm_stops_the_main_process_and_every_worker(served: ServeProcess) -> None:
-    """Last in this file: it stops the module's server."""
+def test_sigterm_stops_the_main_process_and_every_worker(
+    corpus_assistant, model_cache, tmp_path
+) -> None:
+    with two_workers(corpus_assistant, model_cache, tmp_path) as served:
+        _stops_on_sigterm(served)
+
+
+def _stops_on_sigterm(served: ServeProcess) -> None:
     workers = served.children()
     assert workers
     code = served.stop()
