@@ -60,11 +60,15 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# pytest-randomly shuffles the tests on every run (it prints its seed: rerun that order
-# with `pytest --randomly-seed=N`); under CI (CI=true) the suite runs twice, in two orders.
+# pytest-randomly shuffles the tests on every run; the seed is printed first, so one
+# order can be run again with `pytest --randomly-seed=N`. Under CI (CI=true) the suite
+# runs twice, in two orders.
 RUNS ?= $(if $(CI),2,1)
 unit: install
-	for run in $$(seq $(RUNS)); do $(BIN)/pytest -q || exit 1; done
+	for run in $$(seq $(RUNS)); do \
+	  seed=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '); echo "pytest --randomly-seed=$$seed"; \
+	  $(BIN)/pytest -q --randomly-seed=$$seed || exit 1; \
+	done
 
 eval: install  ## the offline assistant against evals/thresholds.toml, the second corpus' tuning part against its own floors, then the held-out sets (reported only)
 	export STACKGUIDE_DATA_DIR=$$(mktemp -d) && \
