@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from assistant.text import SEP, short_name
 from ingest.loaders import SourceDocument
-from ingest.markdown import Section, parse
+from ingest.markdown import Section
 from ingest.units import Unit, addresses_assistant, units_of
 
 
@@ -132,7 +132,7 @@ def chunk_document(
     chunks: list[Chunk] = []
     kept_out: list[str] = []
     seen: dict[str, int] = {}
-    sections = parse(doc.text)
+    sections = doc.sections
     title = page_title(sections, doc.title, work)
     counts = {"sections": 0, "tables": 0, "nav": 0}
     for part, path in zip(sections, section_paths(sections, title), strict=True):

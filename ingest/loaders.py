@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import yaml
 
 from assistant.errors import IngestError
 from assistant.text import encodable
+from ingest.markdown import Section, parse
 
 SUPPORTED = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf"}
 
@@ -27,6 +29,11 @@ class SourceDocument:
     meta: dict = field(default_factory=dict)
     digest: str = ""  # hash of the raw bytes: unchanged files do no work
     origin: str = ""  # absolute path: identifies the file across runs
+
+    @cached_property
+    def sections(self) -> list[Section]:
+        """The text read into sections, once: the title and the chunks both need them."""
+        return parse(self.text)
 
 
 def load(path: Path, source: str) -> SourceDocument:
@@ -52,14 +59,14 @@ def load(path: Path, source: str) -> SourceDocument:
             text, title = _html(text)
     meta: dict = {}
     if suffix in {".md", ".markdown"}:
-        meta, text = _front_matter(text, source)
+        meta, text = front_matter(text, source)
     if not text.strip():
         raise IngestError(source, "no text could be extracted")
-    title = str(meta.get("title") or title or _first_heading(text) or path.stem)
-    return SourceDocument(
-        source=source, title=title.strip(), text=text, meta=meta, digest=digest,
-        origin=origin,
-    )  # fmt: skip
+    doc = SourceDocument(source=source, title="", text=text, meta=meta, digest=digest,
+                         origin=origin)  # fmt: skip
+    heading = next((s.path[-1] for s in doc.sections if s.path), "")
+    doc.title = str(meta.get("title") or title or heading or path.stem).strip()
+    return doc
 
 
 def _decode(raw: bytes, source: str) -> str:
@@ -74,7 +81,7 @@ def _decode(raw: bytes, source: str) -> str:
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 
 
-def _front_matter(text: str, source: str) -> tuple[dict, str]:
+def front_matter(text: str, source: str) -> tuple[dict, str]:
     m = _FRONT.match(text)
     if not m:
         return {}, text
@@ -95,12 +102,6 @@ def _front_matter(text: str, source: str) -> tuple[dict, str]:
     ):
         raise IngestError(source, "front matter `preview_sections` must be a list of headings")
     return meta, text[m.end() :]
-
-
-def _first_heading(text: str) -> str:
-    from ingest.markdown import parse
-
-    return next((s.path[-1] for s in parse(text) if s.path), "")
 
 
 def _pdf(raw: bytes, source: str) -> str:

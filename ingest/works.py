@@ -8,12 +8,12 @@ front matter gives the same `series` are one work wherever they are.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-import yaml
+from assistant.errors import IngestError
+from ingest.loaders import front_matter
 
 INDEX_PAGES = ("index", "readme", "contents", "intro", "introduction")
 
@@ -47,11 +47,9 @@ def folder_title(key: str) -> str:
     return name.replace("-", " ").replace("_", " ").strip() or key
 
 
-_SERIES = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
-
-
 def series_sizes(paths: Iterable[Path]) -> Counter[str]:
-    """How many Markdown files name each front-matter `series` (read from their heads)."""
+    """How many Markdown files name each front-matter `series` (read from their heads,
+    by the loader's own front-matter reader and its checks)."""
     sizes: Counter[str] = Counter()
     for path in paths:
         if path.suffix.lower() not in {".md", ".markdown"}:
@@ -59,10 +57,9 @@ def series_sizes(paths: Iterable[Path]) -> Counter[str]:
         try:
             with path.open("rb") as f:
                 head = f.read(8192).decode("utf-8-sig", "replace")
-            m = _SERIES.match(head)
-            meta = yaml.safe_load(m.group(1)) if m and "series" in m.group(1) else None
-        except (OSError, yaml.YAMLError):
+            meta, _ = front_matter(head, str(path))
+        except (OSError, IngestError):
             continue  # the loader reports an unreadable file; here it is simply no series
-        if isinstance(meta, dict) and meta.get("series"):
+        if meta.get("series"):
             sizes[str(meta["series"])] += 1
     return sizes
