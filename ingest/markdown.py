@@ -101,16 +101,16 @@ def normalize_dialect(text: str) -> str:
             continue
         if a := _ADMONITION.match(line) or _TAB.match(line):
             named = a.group(3) if a.re is _ADMONITION else a.group(2)
-            title = _flush(out, title, dedent)
+            title = _flush(out, title)
             title = named if named is not None else a.group(2).capitalize()
             dedent.append(_indent(line) + 4)
             continue
         if _BLOCK_CLOSE.match(line):
-            title = _flush(out, title, dedent)
+            title = _flush(out, title)
             out.append("")
             continue
         if b := _BLOCK_OPEN.match(line):
-            title = _flush(out, title, dedent)
+            title = _flush(out, title)
             title = (
                 next((g.strip() for g in b.groups()[1:] if g and g.strip()), "")
                 or (b.group(1) or "").capitalize()
@@ -118,7 +118,7 @@ def normalize_dialect(text: str) -> str:
             options = True
             continue
         if m:
-            title = _flush(out, title, dedent)
+            title = _flush(out, title)
             fence = m.group(1)
             out.append(_dedent(line, dedent))
             continue
@@ -129,16 +129,16 @@ def normalize_dialect(text: str) -> str:
         line = _ATTR_LIST.sub("", line) if line.rstrip().endswith("}") else line
         if title and line.strip():
             if _STARTS_BLOCK.match(line):
-                title = _flush(out, title, dedent)
+                title = _flush(out, title)
             else:  # the title opens the body's first paragraph
                 indent = line[: _indent(line)]
                 line, title = f"{indent}**{title}:** {line.lstrip()}", ""
         out.append(line)
-    _flush(out, title, dedent)
+    _flush(out, title)
     return "\n".join(out)
 
 
-def _flush(out: list[str], title: str, dedent: list[int]) -> str:
+def _flush(out: list[str], title: str) -> str:
     """Write a waiting title on its own line (its body opens with a list or code)."""
     if title:
         out += [f"**{title}:**", ""]
@@ -329,7 +329,7 @@ class _Walker:
             elif tok.type == "list_item_open":
                 self.item_opened = True
             elif tok.type == "inline":
-                self.inline(tok, tokens[i - 1] if i else None)
+                self.inline(tok)
             elif tok.type in {"fence", "code_block"}:
                 lang = tok.info.split()[0] if tok.info.strip() else ""
                 self.code(tok.content, lang)
@@ -344,9 +344,7 @@ class _Walker:
             table.flush(self)
         return self.sections
 
-    def inline(self, tok: Token, before: Token | None) -> None:
-        if before is not None and before.type in {"th_open", "td_open"}:
-            return  # cells are read by gfm_table
+    def inline(self, tok: Token) -> None:
         # The first paragraph of an item is the bullet; later ones continue as prose.
         first, self.item_opened = self.item_opened, False
         seen = inline_text(tok, lines=True)
