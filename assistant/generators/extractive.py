@@ -144,10 +144,9 @@ class ExtractiveGenerator(Generator):
                 )
             )
             cited.update({id(u): n for u in group})
-        # Only the markers written here may stand: each one resolves to a citation.
+        # Only the markers written here may stand: each one resolves to a citation. The
+        # lead opens the first group, so it comes first.
         order = [u for group in groups.values() for u in group]
-        if lead is not None:
-            order = [lead, *(u for u in order if u is not lead)]
         points = _render(order, cited, lead is not None)
         return Draft(self.prompts.render("extractive/answer.md", points=points), citations)
 
@@ -241,12 +240,8 @@ def _render(units: list[ScoredUnit], cited: dict[int, int], lead: bool) -> str:
         code = _code_line(u) if _is_code(u) else None
         return f"{f'`{code}`' if code else strip_markers(u.text)} [{cited[id(u)]}]"
 
-    prose = [u for u in units if not _is_block(u)]
-    code = [u for u in units if _is_block(u)]
-    head = [line(prose[0])] if lead and prose else []
-    rest = prose[1:] if head else prose
-    out = head + [f"- {line(u)}" for u in rest] if (head or len(rest) > 1) else [
-        line(u) for u in rest]  # fmt: skip
-    text = "\n".join(out[:1] + ([""] if head and rest else []) + out[1:]) if out else ""
-    blocks = [f"{u.text.strip()}\n[{cited[id(u)]}]" for u in code]
-    return "\n\n".join(p for p in [text, *blocks] if p)
+    lines = [line(u) for u in units if not _is_block(u)]
+    head, rest = (lines[:1], lines[1:]) if lead else ([], lines)
+    listed = [f"- {ln}" for ln in rest] if head or len(rest) > 1 else rest
+    blocks = [f"{u.text.strip()}\n[{cited[id(u)]}]" for u in units if _is_block(u)]
+    return "\n\n".join(p for p in ["\n".join(head), "\n".join(listed), *blocks] if p)
