@@ -45,3 +45,28 @@ class LLMError(BackendUnavailable):
     """The LLM endpoint failed: unreachable, timed out, rate-limited or 5xx after the
     retries, or a reply that is not a usable completion. The service falls back to the
     extractive answer (or, with `llm_fallback=error`, lets it through: HTTP 503, exit 1)."""
+
+
+class FetchError(IngestError):
+    """A URL could not be fetched or was refused (not http(s), a private address, too
+    large, timed out, an HTTP error). `status` is the HTTP status when there was one."""
+
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+        super().__init__(url, reason)
+        self.status = status
+
+
+class Forbidden(StackGuideError):
+    """The caller may not do this (HTTP 403): document writes need an admin key."""
+
+
+class Conflict(StackGuideError):
+    """The index is being written by someone else (HTTP 409, CLI exit 1)."""
+
+
+class Unsupported(StackGuideError):
+    """A document of a type StackGuide does not read (HTTP 415)."""
+
+
+class TooLarge(StackGuideError):
+    """A document over the size limit (HTTP 413)."""

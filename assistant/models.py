@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -26,6 +27,12 @@ class ChunkRecord:
     digest: str = ""
     origin: str = ""  # absolute path of the file: what incremental ingest keys on
     work: str = ""  # the title of the guide the page is one file of ("" for an article)
+    ingested_at: str = ""  # ISO-8601 UTC, when this chunk was first stored
+
+    @property
+    def document_id(self) -> str:
+        """The id the documents API and citations name this chunk's file (or URL) by."""
+        return document_id(self.origin)
 
     @property
     def document(self) -> str:
@@ -43,6 +50,7 @@ class ChunkRecord:
             "digest": self.digest,
             "origin": self.origin,
             "work": self.work,
+            "ingested_at": self.ingested_at,
             "units": json.dumps(self.units, ensure_ascii=False),
             # float16 is plenty for ranking sentences and halves the metadata size
             "unit_vecs": base64.b64encode(vecs.astype(np.float16).tobytes()).decode(),
@@ -69,7 +77,13 @@ class ChunkRecord:
             digest=str(meta.get("digest", "")),
             origin=str(meta.get("origin", "")),
             work=str(meta.get("work", "")),
+            ingested_at=str(meta.get("ingested_at", "")),
         )
+
+
+def document_id(origin: str) -> str:
+    """A short stable id for a document, from what identifies it (its path or URL)."""
+    return "d" + hashlib.sha256(origin.encode("utf-8", "surrogateescape")).hexdigest()[:15]
 
 
 @dataclass
@@ -96,6 +110,13 @@ class Citation:
     snippet: str
     score: float
     work: str = ""  # the guide a page belongs to, when it is one of many files
+    document_id: str = ""  # the cited document, as the documents API names it
+
+    @classmethod
+    def of(cls, n: int, chunk: ChunkRecord, snippet: str, score: float) -> Citation:
+        return cls(n=n, source=chunk.source, title=chunk.title, section=chunk.section,
+                   snippet=snippet, score=round(score, 4), work=chunk.work,
+                   document_id=chunk.document_id)  # fmt: skip
 
     @property
     def label(self) -> str:

@@ -23,6 +23,7 @@ from assistant.grounding.evidence import score_units
 from assistant.grounding.gate import assess
 from assistant.grounding.judges import RelevanceJudge, get_judge
 from assistant.index.lexical import LexicalIndex, generation_of
+from assistant.index.live import IndexView, LiveIndex
 from assistant.index.vectors.exact import ExactSearch
 from assistant.models import Answer, Hit, Turn
 from assistant.prompts import Prompts
@@ -30,7 +31,7 @@ from assistant.query.followup import Rewrite, rewrite
 from assistant.query.injection import strip_injection
 from assistant.query.intent import Query, make_query
 from assistant.query.names import listing
-from assistant.retrieval.hybrid import HybridRetriever, Mode, RecordCache
+from assistant.retrieval.hybrid import HybridRetriever, Mode
 from assistant.settings import Settings, load_settings
 from assistant.streams import drain
 from assistant.text import encodable
@@ -70,12 +71,11 @@ class Assistant:
         self.settings = settings or load_settings()
         self.prompts = Prompts(self.settings.prompts_dir)
         self._store = store
+        self._owns_store = store is None  # a store handed in is the caller's to reopen
         self._embedder = embedder
-        self._lexical: LexicalIndex | None = None
-        self._exact: ExactSearch | None = None  # loaded with the lexical index
+        self._live: LiveIndex | None = None
         self._conversations = None
-        self._records = RecordCache()
-        self._corpus = None  # what the agent's tools read; reset with the index
+        self._documents = None
         self._generators: dict[str, Generator] = {}
         self._judge: RelevanceJudge | None = judge
         self._lock = threading.RLock()  # backends open once, even under concurrent requests
@@ -83,6 +83,7 @@ class Assistant:
     # -- lazily opened backends -------------------------------------------------------------
     @property
     def store(self):
+        """The vector store as last opened (reads in flight may hold an older handle)."""
         with self._lock:
             if self._store is None:
                 from assistant.index.vectors import open_store
@@ -100,17 +101,49 @@ class Assistant:
             return self._embedder
 
     def ingest(self, paths=None, **kwargs):
+        """Bring the index in line with `paths` (default: the bundled corpus), one writer
+        at a time across this host's processes."""
+        from ingest.locks import write_lock
         from ingest.pipeline import run_ingest
 
-        report = run_ingest(
-            paths or [self.settings.corpus_dir],
-            self.settings,
-            store=self.store,
-            embedder=self._embedder,
-            **kwargs,
-        )
-        self._lexical = self._exact = self._corpus = None  # reload: the index changed
+        with write_lock(self.settings):
+            report = run_ingest(
+                paths if paths is not None else [self.settings.corpus_dir],
+                self.settings,
+                store=self._writable_store(),
+                embedder=self._embedder,
+                **kwargs,
+            )
+        self._live_index().invalidate()  # readers here see it on their next question
         return report
+
+    def remove_documents(self, origins: Sequence[str]) -> int:
+        """Delete the documents known by `origins` from the index; returns chunks removed."""
+        from ingest.locks import write_lock
+        from ingest.pipeline import remove_documents
+
+        with write_lock(self.settings):
+            removed = remove_documents(origins, self.settings, store=self._writable_store())
+        self._live_index().invalidate()
+        return removed
+
+    def _writable_store(self):
+        """The store to write with: opened afresh when embedded and ours, since another
+        process on this host may have written since (its cached index would be stale)."""
+        with self._lock:
+            if self._store is not None and self._owns_store:
+                self._store = self._store.reopened()
+            return self.store
+
+    @property
+    def documents(self):
+        """The corpus as a product surface: list, add (files, URLs, feeds), refresh, remove."""
+        with self._lock:
+            if self._documents is None:
+                from assistant.documents.service import Documents
+
+                self._documents = Documents(self)
+            return self._documents
 
     @property
     def conversations(self):
@@ -193,47 +226,67 @@ class Assistant:
 
     def reset_index(self) -> None:
         """Drop everything ingested (for `ingest --rebuild`)."""
+        from ingest.locks import write_lock
         from ingest.pipeline import reset_index
 
-        reset_index(self.settings)
-        self._store = None  # the collections are gone: reopen them
-        self._lexical = self._exact = self._corpus = None
+        with write_lock(self.settings):
+            reset_index(self.settings)
+        with self._lock:
+            self._store = None  # the collections are gone: reopen them
+            if self._live is not None:
+                self._live.drop()
 
     def ready(self) -> LexicalIndex:
-        """Load the index, ingesting the bundled corpus first if nothing was ingested."""
-        with self._lock:
-            if self._lexical is not None:
-                return self._lexical
-            if self.store.count() == 0:
-                log.info("empty index: ingesting the bundled corpus %s", self.settings.corpus_dir)
-                self.ingest()
-            state = self.store.state()
-            from ingest.pipeline import INDEX_FORMAT, model_identity
+        """Load the index (ingesting the bundled corpus first if nothing was ingested);
+        the BM25 index of the generation a new question reads."""
+        return self.index().lexical
 
-            if state.get("format") != INDEX_FORMAT:
-                raise IndexNotReady(
-                    "the index was built by another version of StackGuide: "
-                    "run `stackguide ingest` to bring it up to date"
-                )
-            identity = model_identity(self.settings, self.embedder.dimension)
-            if state.get("model") and state["model"] != identity:
-                raise ConfigError(
-                    f"the index was built with {state['model']}, but the embedder is "
-                    f"{identity}: run `stackguide ingest --rebuild`"
-                )
-            lexical = LexicalIndex.load(self.settings.lexical_dir)
-            if lexical is None or state.get("generation") != LexicalIndex.current_generation(
-                self.settings.lexical_dir
-            ):
-                # Out of step (an ingest was interrupted): rebuild in memory, don't write.
-                log.warning("BM25 index out of step with the vector store; rebuilding it")
-                records = list(self.store.iter_records())
-                lexical = LexicalIndex.build(records)
-                log.info("rebuilt generation %s", generation_of(r.id for r in records))
-            snapshot = self.store.snapshot(self.settings.exact_search_max_vectors)
-            self._exact = ExactSearch(snapshot) if snapshot is not None else None
-            self._lexical = lexical
-            return lexical
+    def index(self) -> IndexView:
+        """The current generation of the index: a request reads this one view throughout."""
+        return self._live_index().view()
+
+    def _live_index(self) -> LiveIndex:
+        with self._lock:
+            if self._live is None:
+                self._live = LiveIndex(self.settings, lambda: self.store, self._load_view,
+                                       reopen=self._owns_store)  # fmt: skip
+            return self._live
+
+    def _load_view(self, store) -> IndexView:
+        if store.count() == 0 and not store.state().get("generation"):
+            log.info("empty index: ingesting the bundled corpus %s", self.settings.corpus_dir)
+            self.ingest()
+            store = self.store
+        state = store.state()
+        from ingest.pipeline import INDEX_FORMAT, model_identity
+
+        if state.get("format") != INDEX_FORMAT:
+            raise IndexNotReady(
+                "the index was built by another version of StackGuide: "
+                "run `stackguide ingest` to bring it up to date"
+            )
+        identity = model_identity(self.settings, self.embedder.dimension)
+        if state.get("model") and state["model"] != identity:
+            raise ConfigError(
+                f"the index was built with {state['model']}, but the embedder is "
+                f"{identity}: run `stackguide ingest --rebuild`"
+            )
+        generation = state.get("generation")
+        lexical = LexicalIndex.load(self.settings.lexical_dir)
+        if lexical is None or generation != LexicalIndex.current_generation(
+            self.settings.lexical_dir
+        ):
+            # Out of step (an ingest was interrupted, or another host wrote through the
+            # Chroma server): rebuild in memory, don't write.
+            log.warning("BM25 index out of step with the vector store; rebuilding it")
+            records = list(store.iter_records())
+            lexical = LexicalIndex.build(records)
+            log.info("rebuilt generation %s", generation_of(r.id for r in records))
+        snapshot = store.snapshot(self.settings.exact_search_max_vectors)
+        exact = ExactSearch(snapshot) if snapshot is not None else None
+        with self._lock:
+            self._store = store  # later questions read the handle that saw this generation
+        return IndexView(store, lexical, exact, generation)
 
     # -- answering --------------------------------------------------------------------------
     def validate(self, question: str) -> str:
@@ -287,10 +340,11 @@ class Assistant:
         t0 = time.perf_counter()
         asked = self.validate(question)
         generator = self.generator(backend)
-        lexical = self.ready()
+        view = self.index()
+        lexical = view.lexical
         timings: dict[str, float] = {}
         reading = self._read(asked, history, generator, lexical, timings)
-        query, hits = self._find(reading, lexical, retriever, k, timings)
+        query, hits = self._find(reading, view, retriever, k, timings)
         t = time.perf_counter()
         units = score_units(query, hits, lexical)
         # The gate decides before any LLM call: an out-of-scope question never reaches a
@@ -299,7 +353,7 @@ class Assistant:
         draft, streamed = None, False
         if verdict.ok:
             evidence = Evidence(verdict.covered(query), hits, units, lexical,
-                                corpus=self._corpus_access())  # fmt: skip
+                                corpus=self._corpus_access(view))  # fmt: skip
             draft, streamed = yield from self._write(
                 generator, evidence, verdict.note(self.prompts)
             )
@@ -367,7 +421,7 @@ class Assistant:
     def _find(
         self,
         reading: Reading,
-        lexical: LexicalIndex,
+        view: IndexView,
         retriever: Mode | None,
         k: int | None,
         timings: dict[str, float],
@@ -381,9 +435,9 @@ class Assistant:
             vector = turn_vector = self.embedder.embed_one(search_text)
         timings["embed"] = _ms(t)
         t = time.perf_counter()
-        query = make_query(cleaned, search_text, vector, turn_vector, lexical,
+        query = make_query(cleaned, search_text, vector, turn_vector, view.lexical,
                            refers_back=reading.turn.refers_back)  # fmt: skip
-        hits = self._retriever(lexical).retrieve(
+        hits = self._retriever(view).retrieve(
             search_text,
             vector,
             k or self.settings.top_k,
@@ -426,31 +480,34 @@ class Assistant:
             text += "\n\n" + self.prompts.render("related_sections.md", sections=sections)
         return text
 
-    def _retriever(self, lexical: LexicalIndex) -> HybridRetriever:
+    def _retriever(self, view: IndexView) -> HybridRetriever:
         return HybridRetriever(
-            self.store,
-            lexical,
+            view.store,
+            view.lexical,
             fusion=self.settings.fusion,
             alpha=self.settings.fusion_alpha,
             candidates=self.settings.candidates,
             cover=self.settings.coverage_rerank,
-            cache=self._records,
-            exact=self._exact,
+            cache=view.records,
+            exact=view.exact,
         )
 
-    def search(self, text: str, k: int) -> list[Hit]:
+    def search(self, text: str, k: int, view: IndexView | None = None) -> list[Hit]:
         """Hybrid retrieval for a free-text query (what the agent's search tool runs)."""
-        retriever = self._retriever(self.ready())
-        hits = retriever.retrieve(text, self.embedder.embed_one(text), k, self.settings.retriever)
+        view = view or self.index()
+        hits = self._retriever(view).retrieve(
+            text, self.embedder.embed_one(text), k, self.settings.retriever
+        )
         return [h for h in hits if not h.context]  # the k best, not the sections' rest
 
-    def _corpus_access(self):
+    def _corpus_access(self, view: IndexView):
         from assistant.agent.corpus import Corpus
 
         with self._lock:
-            if self._corpus is None:
-                self._corpus = Corpus(self.search, self.store, self._records)
-            return self._corpus
+            if view.corpus is None:
+                view.corpus = Corpus(lambda q, k: self.search(q, k, view), view.store,
+                                     view.records)  # fmt: skip
+            return view.corpus
 
 
 def _related_sections(hits: list[Hit]) -> list[str]:

@@ -234,6 +234,35 @@ class Settings(BaseSettings):
         description="HTTP API keys (comma-separated); when set, every /v1 route needs "
         "`Authorization: Bearer KEY` or `X-API-Key: KEY`.",
     )
+    admin_keys: CommaList = Field(
+        default_factory=list,
+        description="Keys that may change the corpus (comma-separated): add, refresh and "
+        "delete documents through /v1/documents. They also read everything a read key "
+        "can. Document writes are off when empty.",
+    )
+    max_upload_bytes: int = Field(
+        10_000_000, ge=1024, description="Larger document uploads get 413 (POST /v1/documents)."
+    )
+    fetch_allow_private: bool = Field(
+        False,
+        description="Let article URLs point at private, loopback and link-local addresses "
+        "(an intranet wiki; tests). Off: such URLs, and redirects to them, are refused.",
+    )
+    fetch_timeout_s: float = Field(
+        15.0, gt=0, description="Time limit of one article or feed download."
+    )
+    fetch_max_bytes: int = Field(
+        5_000_000, ge=1024, description="Largest article or feed page downloaded."
+    )
+    feed_max_articles: int = Field(
+        200, ge=1, description="Most articles read from one feed or sitemap."
+    )
+    index_check_s: float = Field(
+        1.0,
+        ge=0,
+        description="How often a serving process checks whether the index changed (one "
+        "small read) and, if it did, loads the new generation.",
+    )
     rate_limit_per_minute: int = Field(
         0, ge=0, description="Requests per minute per API key (or client address); 0 is off."
     )
@@ -304,7 +333,7 @@ class Settings(BaseSettings):
         "/stackguide", description="The slash command the bot answers (as in the app manifest)."
     )
 
-    @field_validator("api_keys")
+    @field_validator("api_keys", "admin_keys")
     @classmethod
     def _no_placeholder_keys(cls, v: list[str]) -> list[str]:
         weak = [k for k in v if len(k) < 16 or k.lower() in {"changeme", "changethis", "secret"}]
@@ -363,6 +392,11 @@ class Settings(BaseSettings):
     @property
     def lexical_dir(self) -> Path:
         return self.data_dir / "bm25"
+
+    @property
+    def documents_dir(self) -> Path:
+        """Copies of uploaded files and fetched articles: what the index was built from."""
+        return self.data_dir / "documents"
 
 
 def load_settings(**overrides: Any) -> Settings:

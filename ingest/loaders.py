@@ -36,9 +36,11 @@ class SourceDocument:
         return parse(self.text)
 
 
-def load(path: Path, source: str) -> SourceDocument:
-    """Load one file or raise `IngestError` with the reason it cannot be read."""
-    origin = str(path.absolute())
+def load(path: Path, source: str, *, origin: str | None = None) -> SourceDocument:
+    """Load one file or raise `IngestError` with the reason it cannot be read. `origin`
+    is what identifies it across runs: its absolute path unless the caller names another
+    (a fetched article's URL)."""
+    origin = origin or str(path.absolute())
     if not encodable(origin):  # the index stores it, and ids hash it, as UTF-8
         where = "file name" if not encodable(path.name) else "folder's name"
         raise IngestError(source, f"the {where} is not valid UTF-8: rename it")

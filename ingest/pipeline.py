@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -75,15 +76,26 @@ class IngestReport:
         return text
 
 
+@dataclass(frozen=True)
+class Named:
+    """A file to ingest under a name and identity of the caller's choosing: a fetched
+    article is stored as a file but cited by, and known by, its URL."""
+
+    path: Path
+    source: str
+    origin: str
+
+
 @dataclass
 class Discovery:
     files: list[tuple[Path, str]]  # to ingest, with their source names
+    origins: dict[Path, str]  # identities other than the absolute path (`Named`)
     skipped: list[str]  # unsupported types
     scopes: list[str]  # absolute roots: a known file under one that vanished was deleted
     not_followed: list[tuple[str, str]]  # links (and unreadable folders) not read, and why
 
 
-def discover(paths: Iterable[Path], *, follow_symlinks: bool = False) -> Discovery:
+def discover(paths: Iterable[Path | Named], *, follow_symlinks: bool = False) -> Discovery:
     """The files under `paths`, named relative to their root's parent ('corpus/x.md'),
     whatever the working directory.
 
@@ -91,8 +103,13 @@ def discover(paths: Iterable[Path], *, follow_symlinks: bool = False) -> Discove
     that vanished counts as deleted (two roots both named `html/` can't mix). Symbolic
     links leading out of a root are not followed unless `follow_symlinks`.
     """
-    out = Discovery([], [], [], [])
+    out = Discovery([], {}, [], [], [])
     for root in paths:
+        if isinstance(root, Named):
+            out.files.append((root.path, root.source))
+            out.origins[root.path] = root.origin
+            out.scopes.append(root.origin)
+            continue
         root = Path(root).absolute()
         if not root.exists():
             raise IngestError(str(root), "no such file or directory")
@@ -174,7 +191,7 @@ def model_identity(settings: Settings, dimension: int) -> str:
 
 
 def run_ingest(
-    paths: Iterable[Path],
+    paths: Iterable[Path | Named],
     settings: Settings,
     *,
     store: VectorStore | None = None,
@@ -207,9 +224,10 @@ def run_ingest(
     seen: set[str] = set()
     works = _Works(files)
     for path, source in files:
-        seen.add(str(path))
+        origin = found.origins.get(path, str(path))
+        seen.add(origin)
         try:
-            doc = load(path, source)
+            doc = load(path, source, origin=found.origins.get(path))
             chunked = chunk_document(
                 doc, settings.chunk_max_chars, settings.prompts_dir, work=works.title(doc)
             )
@@ -256,6 +274,18 @@ def run_ingest(
     report.removed = len(stale)
 
     ids = {i for group in existing.values() for i in group} - stale | {c.id for c, _ in plan}
+    _commit(store, settings, ids, state, interrupted)
+    report.chunks_total = len(ids)
+    report.seconds = time.perf_counter() - t0
+    log.info("ingest: %s", report.summary())
+    return report
+
+
+def _commit(
+    store: VectorStore, settings: Settings, ids: set[str], state: dict, interrupted: bool
+) -> None:
+    """Bring BM25 and the generation marker in line with the chunks now stored, then mark
+    the index clean. Readers reload when the generation changes."""
     generation = generation_of(ids)
     if (
         interrupted
@@ -267,10 +297,23 @@ def run_ingest(
         LexicalIndex.build(store.iter_records()).save(settings.lexical_dir, generation)
         store.set_state(generation=generation)
     store.set_state(clean="1")
-    report.chunks_total = len(ids)
-    report.seconds = time.perf_counter() - t0
-    log.info("ingest: %s", report.summary())
-    return report
+
+
+def remove_documents(
+    origins: Iterable[str], settings: Settings, *, store: VectorStore | None = None
+) -> int:
+    """Delete every chunk of the documents known by `origins`; returns how many."""
+    store = store or open_store(settings)
+    existing = store.ids_by("origin")
+    state = store.state()
+    interrupted = state.get("clean") == "0"
+    store.set_state(clean="0")
+    gone = {i for o in origins for i in existing.get(o, set())}
+    if gone:
+        store.delete(sorted(gone))
+    ids = {i for group in existing.values() for i in group} - gone
+    _commit(store, settings, ids, state, interrupted)
+    return len(gone)
 
 
 class _Works:
@@ -325,6 +368,7 @@ def _embed(batch: list[tuple[Chunk, bool]], embedder) -> tuple[list[ChunkRecord]
     unit_texts = [u["text"] for c in chunks for u in c.units]
     unit_vecs = embedder.embed(unit_texts)
     records, offset = [], 0
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     for c in chunks:
         n = len(c.units)
         records.append(
@@ -341,6 +385,7 @@ def _embed(batch: list[tuple[Chunk, bool]], embedder) -> tuple[list[ChunkRecord]
                 digest=c.digest,
                 origin=c.origin,
                 work=c.work,
+                ingested_at=now,
             )
         )
         offset += n

@@ -159,5 +159,7 @@ def test_answer_object_shape(corpus_assistant) -> None:
         "snippet",
         "score",
         "work",
+        "document_id",
     }
+    assert data["citations"][0]["document_id"].startswith("d")
     assert data["trace"]["retrieved"], "trace lists what was retrieved"

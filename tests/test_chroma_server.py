@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -156,6 +157,48 @@ def test_ask_answers_from_the_server(first_report, server_settings, embedder):
     assert fastify, [c.section for c in answer.citations]
     assert fastify[0].source == "corpus/modern-backend-frameworks-2025.md"
     assert "Schema-first" in answer.answer or "schema" in answer.answer.lower(), answer.answer
+
+
+def test_a_running_server_sees_what_another_host_ingests(first_report, chroma_url, model_cache,
+                                                          tmp_path):  # fmt: skip
+    """Two hosts, one Chroma server: `serve` on one data dir, the CLI on another (its own
+    BM25 files). The server picks the new generation up without a restart, and a removal
+    just the same; with a Chroma server the CLI may write while a server runs."""
+    from tests.servers.stackguide import clean_env, stackguide_script, stackguide_serve
+
+    doc = tmp_path / "other-host" / "zorblax.md"
+    doc.parent.mkdir()
+    doc.write_text("# Zorblax queues\n\n## Choosing Zorblax\n\nZorblax is the job runner to "
+                   "pick for exactly-once delivery of webhooks on SQLite.\n")  # fmt: skip
+    question = {"question": "Which job runner gives exactly-once delivery of webhooks?"}
+    env = {"STACKGUIDE_CHROMA_URL": chroma_url}
+
+    def cli(*argv: str) -> None:
+        done = subprocess.run(
+            [str(stackguide_script()), "--data-dir", str(tmp_path / "host-b"), *argv],
+            capture_output=True, text=True, timeout=300, env=clean_env(model_cache, **env),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    def cited() -> bool:
+        r = httpx.post(f"{server.url}/v1/ask", json=question, timeout=60)
+        return any(c["source"] == "zorblax.md" for c in r.json()["citations"])
+
+    with stackguide_serve(tmp_path / "host-a", model_cache, workers=1, cwd=tmp_path,
+                          **env) as server:  # fmt: skip
+        assert not cited()
+        cli("ingest", str(doc))
+        wait_for(cited, 15, "the server citing the other host's document")
+        cli("remove", "zorblax.md")
+        wait_for(lambda: not cited(), 15, "the server forgetting the removed document")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 # -- no server ---------------------------------------------------------------------------

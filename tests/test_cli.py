@@ -105,6 +105,6 @@ def test_python_dash_m_and_the_console_script_show_the_same_commands() -> None:
         return set(re.findall(r"^  (\w[\w-]*)", listed, re.M))
 
     script = Path(sys.executable).with_name("stackguide")
-    every = {"ask", "chat", "ingest", "serve", "eval", "slack", "feedback"}
+    every = {"ask", "chat", "ingest", "sources", "remove", "serve", "eval", "slack", "feedback"}
     assert commands([sys.executable, "-m", "assistant.cli"]) == every
     assert commands([str(script)]) == every

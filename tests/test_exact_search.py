@@ -44,9 +44,9 @@ def test_a_large_index_is_left_to_chroma(corpus_assistant, model_cache, tmp_path
     )
     on_chroma = Assistant(settings, embedder=corpus_assistant.embedder)
     on_chroma.ready()
-    assert on_chroma._exact is None
+    assert on_chroma.index().exact is None
     corpus_assistant.ready()
-    assert corpus_assistant._exact is not None
+    assert corpus_assistant.index().exact is not None
     for question in QUESTIONS:
         a, b = on_chroma.ask(question), corpus_assistant.ask(question)
         assert a.answer == b.answer and a.citations == b.citations, question
@@ -64,7 +64,7 @@ def test_in_process_ingest_refreshes_the_snapshot(tmp_path, model_cache, embedde
     assistant = Assistant(settings, embedder=embedder)
     assistant.ingest([docs])
     assert assistant.ask("How long does Zephyrqueue keep messages?").citations
-    assert assistant._exact is not None
+    assert assistant.index().exact is not None
 
     (docs / "tracing.md").write_text(
         "# Tracing\n\n## Lumenspan\n\nLumenspan samples one request in a hundred.\n",

@@ -66,7 +66,9 @@ def test_tool_calls_are_made_or_handled(llama, corpus_assistant) -> None:
     from assistant.agent.tools import CorpusTools
 
     llm = chat_model(Settings(llm_base_url=llama.url, llm_model=MODEL_ALIAS, llm_max_tokens=60))
-    corpus = Corpus(corpus_assistant.search, corpus_assistant.store, corpus_assistant._records)
+    corpus = Corpus(
+        corpus_assistant.search, corpus_assistant.store, corpus_assistant.index().records
+    )
     tools = CorpusTools(corpus, Passages())
     step = ModelStep(llm, timeout_s=120, max_retries=0, retry_after_max_s=1, budget=Budget(300))
     stream = step(

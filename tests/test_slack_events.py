@@ -296,6 +296,26 @@ def test_slash_command_help_and_answer(bot) -> None:
     assert not bot.fake.of("hook:/hooks/help")  # help is the acknowledgement itself
 
 
+def test_slash_command_sources_lists_what_the_corpus_covers(bot) -> None:
+    r = slash_command(bot.base, " Sources ", bot.fake.hook_url("sources"))
+    assert r.status_code == 200
+    text = r.json()["text"]
+    assert text.startswith("*The corpus covers 1 document:*")
+    assert "• Modern Backend Frameworks 2025" in text  # the bundled article's title, one line
+    assert not bot.fake.of("hook:/hooks/sources")  # the list is the acknowledgement itself
+
+
+def test_a_long_source_list_is_cut_to_one_message_and_says_how_many_more() -> None:
+    from assistant.slack.blocks import MAX_TEXT, fitted
+
+    lines = [f"• Guide page {n} with a fairly long title" for n in range(400)]
+    text = fitted("*The corpus covers 400 documents:*\n{lines}\n", lines)
+    assert len(text) <= MAX_TEXT
+    assert "• Guide page 0 with" in text
+    shown = text.count("• Guide page")
+    assert text.rstrip().endswith(f"… and {400 - shown} more")
+
+
 def test_feedback_clicks_are_stored_with_the_answer(bot) -> None:
     event = mention("What is Hono?")
     send_event(bot.base, event_callback(event))

@@ -8,8 +8,6 @@ the ingested corpus index. Each client session keeps one keep-alive connection, 
 from __future__ import annotations
 
 import contextlib
-import http.client
-import json
 import shutil
 import subprocess
 import sys
@@ -21,7 +19,14 @@ from pathlib import Path
 import pytest
 
 from assistant.conversations.store import ConversationStore
-from tests.servers.stackguide import ServeProcess, alive, get_json, stackguide_serve
+from tests.servers.stackguide import (
+    ServeProcess,
+    Session,
+    alive,
+    get_json,
+    sessions_on_two_workers,
+    stackguide_serve,
+)
 
 pytestmark = pytest.mark.server
 
@@ -58,33 +63,6 @@ def two_workers(corpus_assistant, model_cache, root: Path) -> Iterator[ServeProc
 def served(corpus_assistant, model_cache, tmp_path_factory) -> Iterator[ServeProcess]:
     with two_workers(corpus_assistant, model_cache, tmp_path_factory.mktemp("workers")) as s:
         yield s
-
-
-class Session:
-    """One keep-alive connection: every request on it is served by the same worker."""
-
-    def __init__(self, port: int) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-    def request(
-        self, method: str, path: str, body: dict | None = None, token: str | None = None
-    ) -> tuple[int, dict]:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if token:
-            headers["X-Conversation-Token"] = token
-        payload = json.dumps(body).encode() if body is not None else None
-        self.conn.request(method, path, body=payload, headers=headers)
-        resp = self.conn.getresponse()
-        raw = resp.read()
-        return resp.status, json.loads(raw) if raw else {}
-
-    def pid(self) -> int:
-        status, body = self.request("GET", "/healthz")
-        assert status == 200 and body["status"] == "ok"
-        return body["pid"]
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def ask_in_a_session(port: int, question: str) -> dict:
@@ -132,18 +110,6 @@ def test_two_workers_answer_from_one_index(served: ServeProcess) -> None:
         if len(seen) >= 2:
             break
     assert len(seen) >= 2 and seen <= workers, (seen, workers)
-
-
-def sessions_on_two_workers(port: int, tries: int = 100) -> tuple[Session, Session]:
-    first = Session(port)
-    pid = first.pid()
-    for _ in range(tries):
-        other = Session(port)
-        if other.pid() != pid:
-            return first, other
-        other.close()
-    first.close()
-    pytest.fail(f"{tries} connections in a row all went to worker {pid}")
 
 
 def test_a_conversation_continues_on_the_other_worker(served: ServeProcess) -> None:

@@ -89,16 +89,7 @@ class Passages:
         out = []
         for n in numbers:
             p = self.by_n[n]
-            out.append(
-                Citation(
-                    n=n,
-                    source=p.chunk.source,
-                    title=p.chunk.title,
-                    section=p.chunk.section,
-                    snippet=_snippet(p.chunk, _citing(text, n)),
-                    score=round(p.score, 4),
-                )
-            )
+            out.append(Citation.of(n, p.chunk, _snippet(p.chunk, _citing(text, n)), p.score))
         return out
 
     def used(self) -> list[dict]:

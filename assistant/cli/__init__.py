@@ -4,13 +4,15 @@ service does the work. `python -m assistant.cli` and the console script are the 
 from __future__ import annotations
 
 from assistant.cli.answers import ask, chat
+from assistant.cli.documents import remove, sources
 from assistant.cli.group import cli
 from assistant.cli.ingest import ingest
 from assistant.cli.serve import serve
 from assistant.evaluation.command import eval_command
 from assistant.slack.commands import feedback_group, slack_command
 
-for command in (ingest, ask, chat, serve, eval_command, slack_command, feedback_group):
+COMMANDS = (ingest, sources, remove, ask, chat, serve, eval_command, slack_command, feedback_group)
+for command in COMMANDS:
     cli.add_command(command)
 
 

@@ -12,7 +12,11 @@ from assistant.errors import StackGuideError
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--feed", "feeds", multiple=True, metavar="URL",
+    help="Also ingest every article of this RSS/Atom feed or sitemap (repeatable).",
+)  # fmt: skip
 @click.option("--rebuild", is_flag=True, help="Drop the index and embed everything again.")
 @click.option(
     "--follow-symlinks",
@@ -21,17 +25,36 @@ from assistant.errors import StackGuideError
 )
 @click.pass_context
 def ingest(
-    ctx: click.Context, paths: tuple[Path, ...], rebuild: bool, follow_symlinks: bool
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    feeds: tuple[str, ...],
+    rebuild: bool,
+    follow_symlinks: bool,
 ) -> None:
-    """Ingest PATHS (files or folders; default: the bundled corpus/)."""
+    """Ingest PATHS: files, folders, or article URLs (https://…); default: the bundled
+    corpus/. An article is fetched, its main text kept as Markdown, and cited by its URL;
+    ingesting it again downloads it only if it changed."""
+    from ingest.locks import refuse_if_served
+
     assistant = assistant_of(ctx)
-    if rebuild:
-        assistant.reset_index()
+    urls = [p for p in paths if p.startswith(("http://", "https://"))]
+    files: list = [Path(p) for p in paths if p not in urls]
     try:
+        refuse_if_served(assistant.settings)  # an embedded index has one writer
+        if rebuild:
+            if not paths and not feeds:  # everything: the corpus, uploads and articles
+                files = [assistant.settings.corpus_dir, *assistant.documents.managed()]
+            assistant.reset_index()
+        jobs = [assistant.documents.add_url(u, wait=True) for u in urls]
+        jobs += [assistant.documents.add_feed(f, wait=True) for f in feeds]
+        for job in jobs:
+            failed = job.status != "done"
+            click.echo(f"failed: {job.message}" if failed else job.message, err=failed)
+        if (urls or feeds) and not files:
+            ctx.exit(EXIT_FAILED if any(j.status != "done" for j in jobs) else 0)
         with _progress() as progress:
-            report = assistant.ingest(
-                list(paths) or None, progress=progress, follow_symlinks=follow_symlinks
-            )
+            report = assistant.ingest(files or None, progress=progress,
+                                      follow_symlinks=follow_symlinks)  # fmt: skip
     except StackGuideError as exc:
         raise fail(exc) from exc
     for source in report.skipped:
@@ -48,7 +71,7 @@ def ingest(
     for source, reason in report.failed:
         click.echo(f"failed: {source}: {reason}", err=True)
     click.echo(report.summary())
-    if report.failed:
+    if report.failed or any(j.status != "done" for j in jobs):
         ctx.exit(EXIT_FAILED)
 
 

@@ -16,8 +16,8 @@ from assistant.errors import StackGuideError
     default=1,
     type=int,
     show_default=True,
-    help="Worker processes; they share the index read-only (ingest beforehand, "
-    "or use STACKGUIDE_CHROMA_URL to ingest while serving).",
+    help="Worker processes. Each sees an ingest that commits (through the documents API, "
+    "or from anywhere with STACKGUIDE_CHROMA_URL) within a second or two.",
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
@@ -45,14 +45,17 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": settings.trusted_proxies or None,
     }
-    if workers == 1:
-        from assistant.server.app import create_app
-        from assistant.server.protocol import GuardedHttpToolsProtocol as Protocol
+    from ingest.locks import serving
 
-        Protocol.read_timeout_s = settings.http_read_timeout_s
-        Protocol.max_header_bytes = settings.max_header_bytes
-        uvicorn.run(create_app(assistant=assistant), **server)
-        return
-    # Workers build their own app from the environment: pass --data-dir on through it.
-    os.environ["STACKGUIDE_DATA_DIR"] = str(settings.data_dir.absolute())
-    uvicorn.run("assistant.server.app:app_from_env", factory=True, workers=workers, **server)
+    with serving(settings):  # a CLI write on this embedded index is refused meanwhile
+        if workers == 1:
+            from assistant.server.app import create_app
+            from assistant.server.protocol import GuardedHttpToolsProtocol as Protocol
+
+            Protocol.read_timeout_s = settings.http_read_timeout_s
+            Protocol.max_header_bytes = settings.max_header_bytes
+            uvicorn.run(create_app(assistant=assistant), **server)
+            return
+        # Workers build their own app from the environment: pass --data-dir on through it.
+        os.environ["STACKGUIDE_DATA_DIR"] = str(settings.data_dir.absolute())
+        uvicorn.run("assistant.server.app:app_from_env", factory=True, workers=workers, **server)

@@ -24,9 +24,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    create_engine,
     delete,
-    event,
     insert,
     inspect,
     select,
@@ -36,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from assistant.conversations.tables import create_tables
+from assistant.conversations.tables import mask_credentials, open_database
 from assistant.errors import BackendUnavailable, NotFound
 from assistant.models import Answer, Turn
 
@@ -93,19 +91,7 @@ class Conversation:
 
 class ConversationStore:
     def __init__(self, url: str) -> None:
-        kwargs: dict = {}
-        if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-        else:  # a server may drop idle connections; a local file cannot
-            kwargs["pool_pre_ping"] = True
-        try:
-            self.engine = create_engine(url, **kwargs)
-            if url.startswith("sqlite"):
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-            create_tables(Base.metadata, self.engine, then=_add_owner_column)
-        except SQLAlchemyError as exc:
-            log.error("cannot open the database %s: %s", masked_url(url), type(exc).__name__)
-            raise BackendUnavailable("database unavailable") from exc
+        self.engine = open_database(url, Base.metadata, then=_add_owner_column)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
 
     def create(self, owner: str) -> str:
@@ -296,45 +282,3 @@ def _add_owner_column(engine) -> None:
             .where(ConversationRow.id.like("slack-%"))
             .values(owner="slack")
         )
-
-
-def _sqlite_pragmas(conn, _record) -> None:
-    """WAL lets several server workers read while one writes; NORMAL sync is safe in WAL."""
-    cur = conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
-def masked_url(url: str) -> str:
-    """The URL with every credential masked (user, password, and `password=`-like query
-    parameters), for logs: the driver, host and database stay, to tell which it was."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        parsed = make_url(url)
-    except Exception:
-        return "<database url>"
-    query = {k: ("***" if _SECRET_PARAM.search(k) else v) for k, v in parsed.query.items()}
-    masked = parsed.set(
-        username="***" if parsed.username else None,
-        password="***" if parsed.password else None,
-        query=query,
-    )
-    return masked.render_as_string(hide_password=False)
-
-
-_SECRET_PARAM = re.compile(r"pass|pwd|secret|token|key|user|auth|cred", re.I)
-# userinfo in any URL, and key=value pairs whose key names a credential
-_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
-_SECRET_PAIR = re.compile(
-    r"\b(\w*(?:pass|pwd|secret|token|key|user|auth|cred)\w*)\s*=\s*('[^']*'|\"[^\"]*\"|[^\s&;,)]+)",
-    re.I,
-)
-
-
-def mask_credentials(message: str) -> str:
-    """A driver's error text with URL credentials and `password=…`-like pairs masked."""
-    message = _URL_USERINFO.sub("***@", message)
-    return _SECRET_PAIR.sub(lambda m: f"{m.group(1)}=***", message)

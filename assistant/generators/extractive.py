@@ -132,17 +132,7 @@ class ExtractiveGenerator(Generator):
             group[1:] = sorted(group[1:], key=lambda u: u.index)
             rec = group[0].hit.chunk
             snippet = shorten(" … ".join(u.raw for u in group), SNIPPET_CHARS)
-            citations.append(
-                Citation(
-                    n=n,
-                    source=rec.source,
-                    title=rec.title,
-                    section=rec.section,
-                    snippet=snippet,
-                    score=round(max(u.score for u in group), 4),
-                    work=rec.work,
-                )
-            )
+            citations.append(Citation.of(n, rec, snippet, max(u.score for u in group)))
             cited.update({id(u): n for u in group})
         # Only the markers written here may stand: each one resolves to a citation. The
         # lead opens the first group, so it comes first.

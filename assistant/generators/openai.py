@@ -100,11 +100,7 @@ class OpenAIGenerator(Generator):
 
     def candidates(self, evidence: Evidence) -> list[Citation]:
         _, first = _retrieved(evidence)
-        return [
-            Citation(p.n, p.chunk.source, p.chunk.title, p.chunk.section,
-                     _clip(p.chunk.text), round(p.score, 4))
-            for p in first
-        ]  # fmt: skip
+        return [Citation.of(p.n, p.chunk, _clip(p.chunk.text), p.score) for p in first]
 
     def stream(self, evidence: Evidence) -> Stream[str, None, Draft]:
         from langchain_core.messages import HumanMessage, SystemMessage

@@ -15,12 +15,18 @@ from assistant.errors import (
     BackendNotConfigured,
     BackendUnavailable,
     ConfigError,
+    Conflict,
+    FetchError,
+    Forbidden,
     IndexNotReady,
+    IngestError,
     InvalidQuestion,
     NotFound,
     StackGuideError,
+    TooLarge,
+    Unsupported,
 )
-from assistant.server import routes_ask, routes_openai, routes_ops
+from assistant.server import routes_ask, routes_documents, routes_openai, routes_ops
 from assistant.server.metrics import Metrics
 from assistant.server.middleware import BodyLimit, RateLimiter, RequestContext
 from assistant.server.owners import TOKEN_HEADER
@@ -30,7 +36,8 @@ from assistant.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 STATUS = {
     InvalidQuestion: 422, BackendNotConfigured: 422, NotFound: 404, IndexNotReady: 503,
-    BackendUnavailable: 503,
+    BackendUnavailable: 503, Forbidden: 403, Conflict: 409, Unsupported: 415, TooLarge: 413,
+    FetchError: 422, IngestError: 422,
 }  # fmt: skip
 
 
@@ -45,6 +52,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.admin_keys:  # a write cut short (kill -9) is finished on start
+            app.state.assistant.documents.recover()
         yield
         for hook in app.state.on_shutdown:
             hook()
@@ -67,6 +76,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     app.include_router(routes_ask.router)
     app.include_router(routes_openai.router)
+    app.include_router(routes_documents.router)
     app.include_router(routes_ops.router)
     if settings.slack_http:  # Slack's Events API, slash command and buttons at /slack/*
         from assistant.slack.app import mount as mount_slack
@@ -107,7 +117,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             "DELETE"], allow_headers=["Authorization", "X-API-Key", "Content-Type",
             TOKEN_HEADER],
         )  # fmt: skip
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       larger={"/v1/documents": settings.max_upload_bytes})  # fmt: skip
     app.add_middleware(RequestContext, metrics=app.state.metrics)
     if settings.otlp_endpoint:
         from assistant.server.tracing import instrument

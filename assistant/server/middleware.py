@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant.errors import Forbidden
 from assistant.server.logging import request_id
 from assistant.server.owners import digest, presented_key
 
@@ -61,20 +62,23 @@ class RequestContext:
 
 
 class BodyLimit:
-    """413 for bodies over the limit, whether or not Content-Length says so."""
+    """413 for bodies over the limit, whether or not Content-Length says so. Paths in
+    `larger` (document uploads) have limits of their own."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.larger.get(scope.get("path", ""), self.default)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None:
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                return await _too_large(send, self.max_bytes)
+            if declared.isdigit() and int(declared) > limit:
+                return await _too_large(send, limit)
             return await self.app(scope, receive, send)
         # No declared length (chunked): read it all first, up to the limit, then replay.
         body, more = b"", True
@@ -84,8 +88,8 @@ class BodyLimit:
                 return await self.app(scope, _replay([message]), send)
             body += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                return await _too_large(send, self.max_bytes)
+            if len(body) > limit:
+                return await _too_large(send, limit)
         await self.app(
             scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive),
             send,
@@ -115,13 +119,22 @@ async def _too_large(send: Send, limit: int) -> None:
 # async although nothing in them awaits: sync dependencies each cost a thread-pool trip.
 
 
-def valid_key(request: Request) -> str | None:
-    """The request's API key when it is one of the configured keys."""
-    key = presented_key(request) or ""
-    keys = request.app.state.settings.api_keys
+def _matching(key: str, keys: list[str]) -> bool:
     # every key compared, in constant time: no early exit to time
-    matches = [secrets.compare_digest(key.encode(), k.encode()) for k in keys]
-    return key if any(matches) else None
+    return any([secrets.compare_digest(key.encode(), k.encode()) for k in keys])
+
+
+def valid_key(request: Request) -> str | None:
+    """The request's API key when it is one of the configured keys (an admin key reads
+    what a read key does)."""
+    key = presented_key(request) or ""
+    settings = request.app.state.settings
+    return key if _matching(key, [*settings.api_keys, *settings.admin_keys]) else None
+
+
+def is_admin(request: Request) -> bool:
+    key = presented_key(request)
+    return bool(key) and _matching(key or "", request.app.state.settings.admin_keys)
 
 
 def client_identity(request: Request) -> str:
@@ -143,6 +156,22 @@ async def require_api_key(request: Request) -> None:
             detail="missing or invalid API key (Authorization: Bearer KEY, or X-API-Key)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+async def require_admin_key(request: Request) -> None:
+    """Changing the corpus needs an admin key: 401 without a valid key, 403 with a read key."""
+    if not request.app.state.settings.admin_keys:
+        raise Forbidden("document changes are off on this server: set STACKGUIDE_ADMIN_KEYS "
+                        "to allow them")  # fmt: skip
+    if is_admin(request):
+        return
+    if valid_key(request) is None:
+        raise HTTPException(
+            status_code=401,
+            detail="missing or invalid admin key (Authorization: Bearer KEY, or X-API-Key)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    raise Forbidden("this key may read but not change the corpus: use an admin key")
 
 
 class RateLimiter:

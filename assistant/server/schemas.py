@@ -95,3 +95,55 @@ class ChatCompletionRequest(BaseModel):
     model: str = "stackguide"
     messages: list[ChatMessage] = Field(..., min_length=1)
     stream: bool = False
+
+
+# -- the documents API ------------------------------------------------------------------------
+class DocumentOut(BaseModel):
+    id: str = Field(..., description="Stable id, from the document's path or URL.")
+    source: str = Field(..., description="What citations name it by: a path or the URL.")
+    title: str
+    work: str = Field("", description="The multi-file guide it is a page of, if any.")
+    sections: int
+    chunks: int
+    origin: Literal["file", "url"]
+    url: str | None = None
+    ingested_at: str | None = Field(None, description="When its newest chunk was stored.")
+    digest: str = Field(..., description="SHA-256 of the file (or article copy) as ingested.")
+
+
+class DocumentsOut(BaseModel):
+    documents: list[DocumentOut]
+    can_write: bool = Field(..., description="Whether this caller's key may change the corpus.")
+
+
+class SectionOut(BaseModel):
+    section: str = Field(..., description="The heading path, as citations carry it.")
+    text: str
+
+
+class DocumentDetailOut(BaseModel):
+    document: DocumentOut
+    sections: list[SectionOut]
+
+
+class JobBody(BaseModel):
+    id: str
+    kind: str
+    status: Literal["queued", "running", "done", "failed"]
+    progress: dict[str, int]
+    message: str
+    documents: list[str]
+    created_at: str
+    finished_at: str | None = None
+
+
+class JobOut(BaseModel):
+    job: JobBody
+
+
+class AddDocumentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(None, description="An article to fetch, extract and ingest.")
+    feed: str | None = Field(
+        None, description="An RSS/Atom feed or sitemap: every article it lists is ingested."
+    )

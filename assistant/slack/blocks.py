@@ -23,6 +23,20 @@ def notice(text: str) -> Message:
     return {"text": text, "blocks": [_section(text[:MAX_TEXT])]}
 
 
+def fitted(template: str, lines: list[str]) -> str:
+    """`template` with as many of `lines` as fit one message's text (`{lines}` in it), and
+    how many more there are."""
+    room = MAX_TEXT - len(template) - 40
+    shown: list[str] = []
+    for line in lines:
+        if sum(len(s) + 1 for s in shown) + len(line) + 1 > room:
+            break
+        shown.append(line)
+    more = len(lines) - len(shown)
+    text = "\n".join(shown) + (f"\n… and {more} more" if more else "")
+    return template.replace("{lines}", text)
+
+
 def progress(markdown: str, marker: str = " …") -> Message:
     """The answer so far, while it streams in."""
     return {"text": _fallback(markdown), "blocks": _sections(to_mrkdwn(markdown) + marker, 1)}

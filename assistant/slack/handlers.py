@@ -21,9 +21,16 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from assistant.errors import BackendUnavailable, InvalidQuestion, NotFound
+from assistant.errors import BackendUnavailable, InvalidQuestion, NotFound, StackGuideError
 from assistant.service import Assistant
-from assistant.slack.blocks import VOTE_ACTIONS, Message, answer_message, notice, progress
+from assistant.slack.blocks import (
+    VOTE_ACTIONS,
+    Message,
+    answer_message,
+    fitted,
+    notice,
+    progress,
+)
 from assistant.slack.ledger import EventLedger
 from assistant.slack.mrkdwn import escape, plain_question
 
@@ -85,6 +92,9 @@ class SlackBot:
         text = plain_question(command.get("text", ""))
         if text.lower() in ("", "help"):
             ack(**notice(self._text("help.md", command=self.command)))
+            return
+        if text.lower() == "sources":
+            ack(**self._sources())
             return
         ack(**notice(self._text("placeholder.md")))
 
@@ -241,6 +251,16 @@ class SlackBot:
             if self._ledger is None:
                 self._ledger = EventLedger(self.assistant.conversations.engine)
             return self._ledger
+
+    def _sources(self) -> Message:
+        try:
+            docs = self.assistant.documents.list()
+        except StackGuideError as exc:
+            log.error("cannot list the sources: %s", exc)
+            return notice(self._text("error.md").replace("answering", "listing the sources"))
+        lines = [escape(f"• {d.work} › {d.title}" if d.work else f"• {d.title}") for d in docs]
+        count = f"{len(docs)} document{'s' * (len(docs) != 1)}"
+        return notice(fitted(self._text("sources.md", count=count, lines="{lines}"), lines))
 
     def _text(self, name: str, **values: str) -> str:
         prompts = self.assistant.prompts

@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from assistant.conversations.store import ConversationStore, mask_credentials, masked_url
+from assistant.conversations.store import ConversationStore
+from assistant.conversations.tables import mask_credentials, masked_url
 from assistant.errors import BackendUnavailable
 
 

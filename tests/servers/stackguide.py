@@ -112,6 +112,51 @@ class ServeProcess:
         return self.returncode
 
 
+class Session:
+    """One keep-alive connection: every request on it is served by the same worker."""
+
+    def __init__(self, port: int, headers: dict[str, str] | None = None) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = headers or {}
+
+    def request(
+        self, method: str, path: str, body: dict | None = None, token: str | None = None
+    ) -> tuple[int, dict]:
+        headers = dict(self.headers)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["X-Conversation-Token"] = token
+        payload = json.dumps(body).encode() if body is not None else None
+        self.conn.request(method, path, body=payload, headers=headers)
+        resp = self.conn.getresponse()
+        raw = resp.read()
+        return resp.status, json.loads(raw) if raw else {}
+
+    def pid(self) -> int:
+        status, body = self.request("GET", "/healthz")
+        assert status == 200 and body["status"] == "ok"
+        return body["pid"]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def sessions_on_two_workers(
+    port: int, tries: int = 100, headers: dict[str, str] | None = None
+) -> tuple[Session, Session]:
+    """Two keep-alive connections that two different workers serve."""
+    first = Session(port, headers)
+    pid = first.pid()
+    for _ in range(tries):
+        other = Session(port, headers)
+        if other.pid() != pid:
+            return first, other
+        other.close()
+    first.close()
+    raise AssertionError(f"{tries} connections in a row all went to worker {pid}")
+
+
 def alive(pids: list[int]) -> list[int]:
     """The pids still running (a zombie waiting for its reaper counts as gone)."""
     running = []

@@ -54,7 +54,14 @@ class VectorStore(ABC):
 
     @abstractmethod
     def state(self) -> dict[str, str]:
-        """Small key/value state kept with the collection (generation, model)."""
+        """Small key/value state kept with the collection (generation, model), as stored
+        now: another process may have changed it."""
 
     @abstractmethod
     def set_state(self, **values: str) -> None: ...
+
+    def reopened(self) -> VectorStore:
+        """A handle that sees what other processes wrote since this one was opened (an
+        embedded store caches its index in memory); this one stays usable for reads in
+        flight. Stores that always read through to a server return themselves."""
+        return self

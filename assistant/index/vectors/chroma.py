@@ -60,6 +60,7 @@ class ChromaStore(VectorStore):
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
+        self.settings = settings
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if settings.chroma_url:
             url = urlparse(settings.chroma_url)
@@ -196,13 +197,29 @@ class ChromaStore(VectorStore):
             unit_vecs=_matrix(units["embeddings"]),
         )
 
+    def _metadata(self) -> dict:
+        # Read again each time: the collection object keeps the metadata it was opened with.
+        return dict(self.client.get_collection(self.name, embedding_function=None).metadata or {})
+
     def state(self) -> dict[str, str]:
-        meta = self.collection.metadata or {}
+        meta = self._metadata()
         return {
             k[len(_STATE_PREFIX) :]: str(v) for k, v in meta.items() if k.startswith(_STATE_PREFIX)
         }
 
     def set_state(self, **values: str) -> None:
-        meta = dict(self.collection.metadata or {})
+        meta = self._metadata()
         meta.update({_STATE_PREFIX + k: v for k, v in values.items()})
         self.collection.modify(metadata=meta)
+
+    def reopened(self) -> ChromaStore:
+        if self.settings.chroma_url:
+            return self  # the server has one index: every read sees the latest write
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        # chromadb shares one client per folder within a process, and that client keeps
+        # the index it loaded: forget it (without stopping it, for reads in flight) so
+        # the next client loads what is on disk now.
+        systems = SharedSystemClient._identifier_to_system
+        systems.pop(getattr(self.client, "_identifier", str(self.settings.chroma_dir)), None)
+        return ChromaStore(self.settings, create=False)
