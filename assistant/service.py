@@ -17,7 +17,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from assistant.conversations.base import Conversations
 from assistant.errors import ConfigError, IndexNotReady, InvalidQuestion
+from assistant.feedback.base import FeedbackStore
 from assistant.generators import Draft, Evidence, Generator, get_generator, resolve_backend
 from assistant.grounding.evidence import score_units
 from assistant.grounding.gate import assess
@@ -67,16 +69,21 @@ class Assistant:
         store=None,
         embedder=None,
         judge: RelevanceJudge | None = None,
+        generator: Generator | None = None,
     ) -> None:
+        """Backends not given are made from `settings` when first needed; a `generator`
+        given answers for every backend name (tests: `generators/fake.py`)."""
         self.settings = settings or load_settings()
         self.prompts = Prompts(self.settings.prompts_dir)
         self._store = store
         self._owns_store = store is None  # a store handed in is the caller's to reopen
         self._embedder = embedder
         self._live: LiveIndex | None = None
-        self._conversations = None
+        self._conversations: Conversations | None = None
+        self._feedback: FeedbackStore | None = None
         self._documents = None
         self._generators: dict[str, Generator] = {}
+        self._fixed_generator = generator
         self._judge: RelevanceJudge | None = judge
         self._lock = threading.RLock()  # backends open once, even under concurrent requests
 
@@ -146,14 +153,35 @@ class Assistant:
             return self._documents
 
     @property
-    def conversations(self):
+    def conversations(self) -> Conversations:
         with self._lock:
             if self._conversations is None:
-                from assistant.conversations.store import ConversationStore
+                if self.settings.conversation_store == "memory":
+                    from assistant.conversations.memory import MemoryConversations
 
-                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-                self._conversations = ConversationStore(self.settings.database)
+                    self._conversations = MemoryConversations()
+                else:
+                    from assistant.conversations.store import ConversationStore
+
+                    self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+                    self._conversations = ConversationStore(self.settings.database)
             return self._conversations
+
+    @property
+    def feedback(self) -> FeedbackStore:
+        """Votes on answers, kept beside the conversations."""
+        with self._lock:
+            if self._feedback is None:
+                if self.settings.conversation_store == "memory":
+                    from assistant.feedback.memory import MemoryFeedbackStore
+
+                    self._feedback = MemoryFeedbackStore()
+                else:
+                    from assistant.feedback.store import SqlFeedbackStore
+
+                    self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+                    self._feedback = SqlFeedbackStore(self.settings.database)
+            return self._feedback
 
     def chat(
         self,
@@ -309,6 +337,8 @@ class Assistant:
     def generator(self, backend: str | None = None) -> Generator:
         """The answer generator for a backend name (`auto` resolved), made once."""
         name = resolve_backend(backend or self.settings.backend, self.settings)
+        if self._fixed_generator is not None:
+            return self._fixed_generator
         with self._lock:
             if name not in self._generators:
                 self._generators[name] = get_generator(name, self.settings, self.prompts)

@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         description="Where the ONNX export of the embedding model is cached "
         "(default: $XDG_CACHE_HOME/stackguide/models, else ~/.cache/stackguide/models).",
     )
+    vector_store: Literal["chroma", "memory"] = Field(
+        "chroma",
+        description="Where vectors live: `chroma` (embedded, or the server at CHROMA_URL), or "
+        "`memory` (in-process, not persisted: tests only).",
+    )
     chroma_url: str | None = Field(
         None,
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset means the "
@@ -224,6 +229,11 @@ class Settings(BaseSettings):
         "endpoint are configured, else `extractive`).",
     )
 
+    conversation_store: Literal["sql", "memory"] = Field(
+        "sql",
+        description="Where conversations and feedback are kept: `sql` (DATABASE_URL, default "
+        "SQLite in DATA_DIR) or `memory` (in-process, lost on exit: tests only).",
+    )
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL for conversations and feedback (e.g. "

@@ -394,10 +394,7 @@ def _embed(batch: list[tuple[Chunk, bool]], embedder) -> tuple[list[ChunkRecord]
 
 def reset_index(settings: Settings) -> None:
     """Drop the collection and the BM25 index (for --rebuild or a model change)."""
-    import contextlib
     import shutil
 
-    store = open_store(settings)
-    with contextlib.suppress(Exception):  # absent already is fine
-        store.client.delete_collection(settings.collection)  # type: ignore[attr-defined]
+    open_store(settings).drop()
     shutil.rmtree(settings.lexical_dir, ignore_errors=True)

@@ -207,17 +207,22 @@ def test_a_request_to_write_something_is_refused_however_well_it_matches(
 
 
 def test_an_index_saved_before_sources_were_recorded_is_rebuilt(
-    mixed: Assistant, mixed_docs: Path
+    mixed: Assistant, mixed_docs: Path, tmp_path: Path, model_cache: Path
 ) -> None:
-    lexical_dir = mixed.settings.lexical_dir
+    import shutil
+
+    # an older index: a copy of the shared one, without the file older versions lacked
+    shutil.copytree(mixed.settings.data_dir, tmp_path / "data")
+    older = Assistant(make_settings(tmp_path / "data", model_cache), embedder=mixed.embedder)
+    lexical_dir = older.settings.lexical_dir
     assert LexicalIndex.is_complete(lexical_dir)
     generation = LexicalIndex.current_generation(lexical_dir)
     (lexical_dir / generation / "sources.json").unlink()
     assert LexicalIndex.load(lexical_dir).sources is None  # still loads: the check is skipped
     assert not LexicalIndex.is_complete(lexical_dir)
-    mixed.ingest([mixed_docs])  # any ingest repairs it (nothing changed but the index)
+    older.ingest([mixed_docs])  # any ingest repairs it (nothing changed but the index)
     assert LexicalIndex.is_complete(lexical_dir)
-    assert len({r.source for r in mixed.store.iter_records()}) == 6  # no second copy
+    assert len({r.source for r in older.store.iter_records()}) == 6  # no second copy
 
 
 def test_spelling_correction_fixes_typos_not_short_unknown_names() -> None:

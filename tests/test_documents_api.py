@@ -358,8 +358,16 @@ def test_a_feed_ingests_every_article_it_lists(api: Api, site) -> None:
     with api.client(AS_ADMIN) as c:
         job = wait_job(c, c.post("/v1/documents", json={"feed": feed}))
         assert job["status"] == "done" and job["kind"] == "feed", job
-        assert {d["url"] for d in documents(c) if d["origin"] == "url"} == {one, two}
+        articles = [d for d in documents(c) if d["origin"] == "url"]
+        assert {d["url"] for d in articles} == {one, two}
         assert len(job["documents"]) == 2
+        assert {d["work"] for d in articles} == {"Quillstream series"}  # the feed is one work
+
+        # refreshing one article keeps it in its series
+        [first] = [d for d in articles if d["url"] == one]
+        site.set("/posts/one", article_page("Part one: Quillstream", {"Why": "Replay."}))
+        assert wait_job(c, c.post(f"/v1/documents/{first['id']}/refresh"))["status"] == "done"
+        assert {d["work"] for d in documents(c) if d["origin"] == "url"} == {"Quillstream series"}
 
 
 @pytest.mark.parametrize(

@@ -150,14 +150,16 @@ def test_unknown_ids_are_not_found(pg_url, postgres_server, corpus_assistant, ci
 
 
 def test_feedback_is_added_and_listed_in_order(pg_url) -> None:
-    store = ConversationStore(pg_url)
-    assert store.feedback() == []
+    from assistant.feedback.store import SqlFeedbackStore
+
+    store = SqlFeedbackStore(pg_url)
+    assert store.all() == []
     first = {"answer": "Use **Fastify** [1].", "citations": [{"n": 1, "section": "Fastify"}]}
     second = {"answer": "Hono — edge-first ✓", "nested": {"list": [1, 2.5, None, True]}}
-    store.add_feedback("What is Fastify's killer feature?", first, "up", "U123", "slack")
-    store.add_feedback("What is Hono?", second, "down", "alice@example.com", "web")
+    store.add("What is Fastify's killer feature?", first, "up", "U123", "slack")
+    store.add("What is Hono?", second, "down", "alice@example.com", "web")
 
-    rows = store.feedback()
+    rows = store.all()
     assert [(r["question"], r["vote"], r["user"], r["source"]) for r in rows] == [
         ("What is Fastify's killer feature?", "up", "U123", "slack"),
         ("What is Hono?", "down", "alice@example.com", "web"),
@@ -165,7 +167,7 @@ def test_feedback_is_added_and_listed_in_order(pg_url) -> None:
     assert rows[0]["answer"] == first and rows[1]["answer"] == second
     stamps = [datetime.fromisoformat(r["created_at"]) for r in rows]
     assert all(s.tzinfo is not None for s in stamps) and stamps[0] <= stamps[1]
-    assert ConversationStore(pg_url).feedback() == rows  # stored, not kept in memory
+    assert SqlFeedbackStore(pg_url).all() == rows  # stored, not kept in memory
 
 
 def test_two_conversations_do_not_mix(pg_url, corpus_assistant, model_cache) -> None:

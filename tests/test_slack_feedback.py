@@ -77,7 +77,7 @@ def test_export_writes_valid_eval_cases(voted, tmp_path) -> None:
     assert "# [1]: Modern Backend Frameworks 2025" in text
 
     # Drafted up-vote cases hold for the answers they came from, and when asked again.
-    rows = {r["question"]: r for r in assistant.conversations.feedback()}
+    rows = {r["question"]: r for r in assistant.feedback.all()}
     for case in (hono, rust, redux):
         stored = rows[case.question]["answer"]
         result = score_case(case, as_answer(stored))
@@ -95,7 +95,7 @@ def test_export_writes_valid_eval_cases(voted, tmp_path) -> None:
 
 
 def orm_down_answer(assistant) -> str:
-    [row] = [r for r in assistant.conversations.feedback() if r["vote"] == "down"]
+    [row] = [r for r in assistant.feedback.all() if r["vote"] == "down"]
     return row["answer"]["answer"]
 
 

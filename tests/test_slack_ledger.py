@@ -85,8 +85,9 @@ def test_a_database_failure_is_reported_and_this_process_still_dedupes(tmp_path)
 
 
 def test_ledger_table_lives_beside_the_conversations(corpus_assistant) -> None:
+    corpus_assistant.feedback.all()  # its table is made on first use, like the ledger's
     engine = corpus_assistant.conversations.engine
-    EventLedger(engine).take("Ev0BESIDE")
+    EventLedger.open(corpus_assistant.settings.database).take("Ev0BESIDE")
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(SlackEventRow)).scalar() >= 1
         tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master"))}

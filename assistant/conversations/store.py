@@ -1,20 +1,14 @@
 """Conversations kept through SQLAlchemy: SQLite in the data directory by default,
 PostgreSQL (or any SQLAlchemy URL) when STACKGUIDE_DATABASE_URL says so.
 
-Every conversation has an owner (an opaque string the edge derives: a hashed API key, a
-hashed conversation token, "slack", "local"). Every read and write names the owner, and a
-conversation of another owner is reported exactly like one that does not exist, so ids
-cannot be probed.
+Owners as in `base.py`: another owner's conversation is NotFound, like a missing one.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -34,7 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from assistant.conversations.tables import mask_credentials, open_database
+from assistant.conversations.base import Conversation, Conversations, check_id, turn_records
+from assistant.conversations.tables import open_database, unavailable
 from assistant.errors import BackendUnavailable, NotFound
 from assistant.models import Answer, Turn
 
@@ -71,25 +66,9 @@ class TurnRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-class FeedbackRow(Base):
-    __tablename__ = "feedback"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    question: Mapped[str] = mapped_column(Text)
-    answer: Mapped[dict] = mapped_column(JSON)
-    vote: Mapped[str] = mapped_column(String(8))  # "up" | "down"
-    user: Mapped[str] = mapped_column(String(128))
-    source: Mapped[str] = mapped_column(String(32))  # where the vote came from (slack, web)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+class ConversationStore(Conversations):
+    """Conversations kept through SQLAlchemy (SQLite in the data dir, or PostgreSQL)."""
 
-
-@dataclass
-class Conversation:
-    id: str
-    created_at: datetime
-    turns: list[dict] = field(default_factory=list)
-
-
-class ConversationStore:
     def __init__(self, url: str) -> None:
         self.engine = open_database(url, Base.metadata, then=_add_owner_column)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
@@ -117,7 +96,7 @@ class ConversationStore:
     def ensure(self, cid: str, owner: str) -> None:
         """Conversation `cid` of `owner` exists afterwards: for ids an edge derives (a Slack
         thread's). NotFound when the id is another owner's."""
-        _check_id(cid)
+        check_id(cid)
         try:
             with self._tx() as s:
                 row = s.get(ConversationRow, cid)
@@ -134,7 +113,7 @@ class ConversationStore:
     def get(self, cid: str, owner: str | None) -> Conversation:
         """The whole record. `owner=None` skips the owner check: for operators' tools
         (the CLI, tests), never for a request from outside."""
-        _check_id(cid)
+        check_id(cid)
         with self._tx() as s:
             row = s.get(ConversationRow, cid)
             if row is None or (owner is not None and row.owner != owner):
@@ -155,7 +134,7 @@ class ConversationStore:
     def recent(self, cid: str, turns: int, owner: str) -> list[Turn]:
         """The last `turns` turns as the assistant needs them (user turns in their
         standalone form), without loading a long conversation's whole record."""
-        _check_id(cid)
+        check_id(cid)
         with self._core() as conn:
             if conn.execute(_owned(cid, owner)).first() is None:
                 raise NotFound(f"no conversation {cid!r}")
@@ -168,7 +147,7 @@ class ConversationStore:
         return [Turn(role, standalone or content) for role, content, standalone in reversed(rows)]
 
     def append(self, cid: str, question: str, answer: Answer, owner: str) -> None:
-        _check_id(cid)
+        check_id(cid)
         with self._core() as conn:
             # The row lock keeps two concurrent turns of one conversation from interleaving.
             found = conn.execute(_owned(cid, owner).with_for_update()).first()
@@ -177,27 +156,13 @@ class ConversationStore:
             conn.execute(insert(TurnRow.__table__), _turn_rows(cid, question, answer))
 
     def delete(self, cid: str, owner: str) -> None:
-        _check_id(cid)
+        check_id(cid)
         with self._tx() as s:
             row = s.get(ConversationRow, cid)
             if row is None or row.owner != owner:
                 raise NotFound(f"no conversation {cid!r}")
             s.execute(delete(TurnRow).where(TurnRow.conversation_id == cid))
             s.execute(delete(ConversationRow).where(ConversationRow.id == cid))
-
-    def add_feedback(self, question: str, answer: dict, vote: str, user: str, source: str) -> None:
-        with self._tx() as s:
-            s.add(FeedbackRow(question=question, answer=answer, vote=vote, user=user,
-                              source=source))  # fmt: skip
-
-    def feedback(self) -> list[dict]:
-        with self._tx() as s:
-            rows = s.scalars(select(FeedbackRow).order_by(FeedbackRow.id)).all()
-            return [
-                {"id": r.id, "question": r.question, "answer": r.answer, "vote": r.vote,
-                 "user": r.user, "source": r.source, "created_at": r.created_at.isoformat()}
-                for r in rows
-            ]  # fmt: skip
 
     def _tx(self):
         return _Transaction(self.session)
@@ -209,7 +174,7 @@ class ConversationStore:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
 
 class _Transaction:
@@ -229,18 +194,11 @@ class _Transaction:
             else:
                 self.s.rollback()
         except SQLAlchemyError as err:
-            raise _unavailable(err) from err
+            raise unavailable(err) from err
         finally:
             self.s.close()
         if isinstance(exc, SQLAlchemyError):
-            raise _unavailable(exc) from exc
-
-
-def _unavailable(exc: SQLAlchemyError) -> BackendUnavailable:
-    # Never echo SQL, user input or connection details to the client: the log has the
-    # error (a driver's message may quote the URL, so it is masked there too).
-    log.error("database error: %s", mask_credentials(str(exc)))
-    return BackendUnavailable("database unavailable")
+            raise unavailable(exc) from exc
 
 
 def _owned(cid: str, owner: str):
@@ -250,23 +208,8 @@ def _owned(cid: str, owner: str):
 
 
 def _turn_rows(cid: str, question: str, answer: Answer) -> list[dict]:
-    data = json.loads(json.dumps(answer.to_dict(), default=str))
-    now = _now()
-    return [
-        {"conversation_id": cid, "role": "user", "content": question,
-         "standalone": answer.standalone_question, "answer": None, "created_at": now},
-        {"conversation_id": cid, "role": "assistant", "content": answer.answer,
-         "standalone": None, "answer": data, "created_at": now},
-    ]  # fmt: skip
-
-
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def _check_id(cid: str) -> None:
-    """Ids are ours (hex); anything else cannot exist, whatever the database."""
-    if not _ID.fullmatch(cid or ""):
-        raise NotFound(f"no conversation {cid[:64]!r}")
+    extra = {"conversation_id": cid, "created_at": _now()}
+    return [{**t, **extra} for t in turn_records(question, answer)]
 
 
 def _add_owner_column(engine) -> None:

@@ -36,6 +36,13 @@ def create_tables(
             time.sleep(0.1 * (attempt + 1))
 
 
+def unavailable(exc: SQLAlchemyError) -> BackendUnavailable:
+    """What a client is told of a database failure: never SQL, input or connection details
+    (the log has the error, credentials masked: a driver's message may quote the URL)."""
+    log.error("database error: %s", mask_credentials(str(exc)))
+    return BackendUnavailable("database unavailable")
+
+
 def open_database(
     url: str, metadata: MetaData, then: Callable[[Engine], None] | None = None
 ) -> Engine:

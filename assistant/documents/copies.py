@@ -84,6 +84,14 @@ class Copies:
         for path in paths:
             path.unlink(missing_ok=True)
 
+    def series_targets(self, series: str | None) -> list[Named]:
+        """The kept articles of one series (none for no series)."""
+        if not series or not self.web.is_dir():
+            return []
+        metas = (_json(p) for p in sorted(self.web.glob("*.json")))
+        return [self.article_target(m["url"]) for m in metas
+                if m.get("series") == series and m.get("url")]  # fmt: skip
+
     def targets(self) -> list[Named]:
         """Every kept copy, named as it is cited: what a rebuild or recovery re-reads."""
         out: list[Named] = []

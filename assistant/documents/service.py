@@ -96,7 +96,8 @@ class Documents:
 
         def work(progress: Progress) -> Outcome:
             articles, title = self._feed_articles(url)
-            outcome = self._fetch_and_ingest(articles, progress)
+            # a feed's articles are one work, titled by the feed (front matter `series`)
+            outcome = self._fetch_and_ingest(articles, progress, series=title)
             name = f"{title!r}: " if title else ""
             outcome.message = f"feed {name}{len(articles)} articles; {outcome.message}"
             return outcome
@@ -108,7 +109,8 @@ class Documents:
 
         def work(progress: Progress) -> Outcome:
             if doc.url:
-                return self._fetch_and_ingest([doc.url], progress)
+                series = self.copies.article_meta(doc.url).get("series")
+                return self._fetch_and_ingest([doc.url], progress, series=series)
             target = Named(Path(doc.path), doc.source, doc.path)
             if not target.path.exists():
                 raise IngestError(doc.source, "the file is gone: delete the document instead")
@@ -191,13 +193,16 @@ class Documents:
                            timeout_s=self.settings.fetch_timeout_s,
                            max_bytes=self.settings.fetch_max_bytes)  # fmt: skip
 
-    def _fetch_and_ingest(self, urls: list[str], progress: Progress) -> Outcome:
+    def _fetch_and_ingest(
+        self, urls: list[str], progress: Progress, series: str | None = None
+    ) -> Outcome:
         """Fetch each article (conditionally: an unchanged page is not downloaded again),
-        keep its Markdown, and ingest the kept copies in one run."""
+        keep its Markdown, and ingest the kept copies in one run (with the rest of their
+        series, so the work stays whole)."""
         targets, notes, failed = [], [], []
         for n, url in enumerate(urls):
             try:
-                note = self._fetch_article(url)
+                note = self._fetch_article(url, series)
             except FetchError as exc:
                 failed.append(f"{url}: {exc.reason}")
                 continue
@@ -209,7 +214,8 @@ class Documents:
         if not targets:
             raise FetchError(urls[0] if len(urls) == 1 else "feed",
                              "; ".join(failed) or "no articles")  # fmt: skip
-        report = self.assistant.ingest(targets)
+        rest = [t for t in self.copies.series_targets(series) if t not in targets]
+        report = self.assistant.ingest(targets + rest)
         if report.failed:
             failed += [f"{source}: {reason}" for source, reason in report.failed]
         message = (f"{len(targets)} article{'s' * (len(targets) != 1)}: {report.added} chunks "
@@ -218,7 +224,7 @@ class Documents:
         message += "".join(f"; {n}" for n in notes) + "".join(f"; failed: {f}" for f in failed)
         return Outcome(message, [document_id(t.origin) for t in targets], asdict(report))
 
-    def _fetch_article(self, url: str) -> str:
+    def _fetch_article(self, url: str, series: str | None) -> str:
         """Bring the kept copy of `url` up to date; a note when something is worth saying."""
         from ingest.fetch import article_document, extract_article, fetch
 
@@ -234,11 +240,11 @@ class Documents:
             raise
         if got.not_modified:
             return f"{url} unchanged (HTTP 304)"
-        text = article_document(extract_article(got.content, got.url))
+        text = article_document(extract_article(got.content, got.url), series)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         changed = self.copies.save_article(url, text, {
             "url": url, "final_url": got.url, "etag": got.etag,
-            "last_modified": got.last_modified, "fetched_at": now,
+            "last_modified": got.last_modified, "fetched_at": now, "series": series,
         })  # fmt: skip
         return "" if changed else f"{url} unchanged"
 

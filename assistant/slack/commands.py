@@ -75,18 +75,16 @@ def feedback_group() -> None:
 @click.pass_context
 def export_command(ctx: click.Context, out: Path, vote: str, category: str) -> None:
     """Write feedback as eval cases in the evals/cases format, for review."""
-    from assistant.cli.context import fail, settings_of
-    from assistant.conversations.store import ConversationStore
+    from assistant.cli.context import assistant_of, fail
     from assistant.errors import StackGuideError
     from assistant.evaluation.cases import CATEGORIES
     from assistant.slack.feedback import export_cases
 
     if category not in CATEGORIES:
         raise click.BadParameter(f"one of {', '.join(CATEGORIES)}", param_hint="--category")
-    settings = settings_of(ctx)
+    assistant = assistant_of(ctx)
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        text = export_cases(ConversationStore(settings.database), vote, category)
+        text = export_cases(assistant.feedback, assistant.conversations, vote, category)
     except StackGuideError as exc:
         raise fail(exc) from exc
     if str(out) == "-":

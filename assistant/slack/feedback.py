@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from assistant.conversations.store import ConversationStore
+from assistant.conversations.base import Conversations
 from assistant.errors import NotFound
+from assistant.feedback.base import FeedbackStore
 
 REVIEW_FACT = "REVIEW: the phrases a right answer must contain"
 MOST_FACTS = 3
@@ -28,9 +29,12 @@ _CLAUSE_END = re.compile(r"[.;:,()!?]")
 _ENUMERATION = re.compile(r"^\d+[.)]\s+")
 
 
-def export_cases(store: ConversationStore, vote: str = "all", category: str = "factual") -> str:
-    """The YAML text of one case file holding the chosen votes, oldest first."""
-    rows = [r for r in store.feedback() if vote == "all" or r["vote"] == vote]
+def export_cases(
+    feedback: FeedbackStore, store: Conversations, vote: str = "all", category: str = "factual"
+) -> str:
+    """The YAML text of one case file holding the chosen votes, oldest first (their
+    conversations give each its earlier turns)."""
+    rows = [r for r in feedback.all() if vote == "all" or r["vote"] == vote]
     out = [
         f"# StackGuide feedback as eval cases: {len(rows)} vote(s) ({vote}), exported "
         f"{datetime.now(UTC).isoformat(timespec='seconds')} by `stackguide feedback export`.",
@@ -84,7 +88,7 @@ def draft_facts(answer: str) -> list[list[str]]:
     return facts
 
 
-def _history(store: ConversationStore, row: dict[str, Any]) -> list[dict[str, str]]:
+def _history(store: Conversations, row: dict[str, Any]) -> list[dict[str, str]]:
     """The turns before the voted answer, from its conversation (if it is still stored)."""
     answer = row["answer"] or {}
     cid = answer.get("conversation_id")

@@ -137,7 +137,7 @@ class SlackBot:
         if not 0 < i < len(turns) or turns[i]["role"] != "assistant" or not turns[i]["answer"]:
             raise NotFound(f"no answer {i} in conversation {cid}")
         answer = {**turns[i]["answer"], "conversation_id": cid}  # stored before it was known
-        store.add_feedback(turns[i - 1]["content"], answer, vote, user, "slack")
+        self.assistant.feedback.add(turns[i - 1]["content"], answer, vote, user, "slack")
 
     def _feedback_key(self, answer: dict[str, Any]) -> str | None:
         """`conversation:turn` of the answer just stored (buttons carry it, not the answer)."""
@@ -249,7 +249,7 @@ class SlackBot:
     def ledger(self) -> EventLedger:
         with self._lock:
             if self._ledger is None:
-                self._ledger = EventLedger(self.assistant.conversations.engine)
+                self._ledger = EventLedger.open(self.assistant.settings.database)
             return self._ledger
 
     def _sources(self) -> Message:

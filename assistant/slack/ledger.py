@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from assistant.conversations.tables import create_tables
+from assistant.conversations.tables import create_tables, open_database
 from assistant.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,11 @@ class SlackEventRow(_Base):
 
 
 class EventLedger:
+    @classmethod
+    def open(cls, url: str) -> EventLedger:
+        """A ledger in the database at `url` (the one conversations use)."""
+        return cls(open_database(url, _Base.metadata))
+
     def __init__(self, engine: Engine) -> None:
         _create_table(engine)
         self.session = sessionmaker(engine)

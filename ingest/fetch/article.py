@@ -77,11 +77,13 @@ def extract_article(html: bytes | str, url: str) -> Article:
     )
 
 
-def article_document(article: Article) -> str:
-    """The Markdown file: YAML front matter (title, author, date, url; empty fields left out),
-    a `# Title` heading unless the body already opens with the title, then the body."""
+def article_document(article: Article, series: str | None = None) -> str:
+    """The Markdown file: YAML front matter (title, author, date, url, and the `series` of
+    articles it was read with, such as its feed's title; empty fields left out), a
+    `# Title` heading unless the body already opens with the title, then the body."""
     fields = {"title": article.title, "author": article.author, "date": article.date}
     fields["url"] = article.url
+    fields["series"] = series
     front = yaml.safe_dump(
         {key: value for key, value in fields.items() if value},
         sort_keys=False,

@@ -153,9 +153,9 @@ def test_slack_threads_and_http_callers_cannot_reach_each_other(
         bot.record_feedback(f"{http_cid}:1", "up", "U1")
     with pytest.raises(NotFound):
         assistant.conversations.ensure(http_cid, SLACK_OWNER)
-    assert assistant.conversations.feedback() == []
+    assert assistant.feedback.all() == []
     bot.record_feedback(f"{thread}:1", "up", "U1")  # its own thread's answer: fine
-    assert len(assistant.conversations.feedback()) == 1
+    assert len(assistant.feedback.all()) == 1
 
 
 def test_conversations_stored_before_owners_existed_are_nobodys(tmp_path) -> None:

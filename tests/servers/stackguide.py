@@ -143,18 +143,21 @@ class Session:
 
 
 def sessions_on_two_workers(
-    port: int, tries: int = 100, headers: dict[str, str] | None = None
+    port: int, timeout: float = 60.0, headers: dict[str, str] | None = None
 ) -> tuple[Session, Session]:
-    """Two keep-alive connections that two different workers serve."""
+    """Two keep-alive connections that two different workers serve (waiting, while the
+    second worker is still starting, for the kernel to hand it a connection)."""
     first = Session(port, headers)
     pid = first.pid()
-    for _ in range(tries):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         other = Session(port, headers)
         if other.pid() != pid:
             return first, other
         other.close()
+        time.sleep(0.05)
     first.close()
-    raise AssertionError(f"{tries} connections in a row all went to worker {pid}")
+    raise AssertionError(f"for {timeout:.0f} s every connection went to worker {pid}")
 
 
 def alive(pids: list[int]) -> list[int]:

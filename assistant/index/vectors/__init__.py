@@ -1,4 +1,5 @@
-"""Vector stores. Only Chroma is implemented; the base class is the seam."""
+"""Vector stores behind one base (`base.py`): Chroma (`chroma.py`), and an in-process
+fake (`memory.py`), picked by `settings.vector_store`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ __all__ = ["VectorStore", "open_store"]
 
 
 def open_store(settings: Settings, *, create: bool = True) -> VectorStore:
+    if settings.vector_store == "memory":
+        from assistant.index.vectors.memory import memory_store
+
+        return memory_store(settings)
     from assistant.index.vectors.chroma import ChromaStore
 
     return ChromaStore(settings, create=create)

@@ -60,6 +60,10 @@ class VectorStore(ABC):
     @abstractmethod
     def set_state(self, **values: str) -> None: ...
 
+    @abstractmethod
+    def drop(self) -> None:
+        """Delete everything stored (chunks, units, state)."""
+
     def reopened(self) -> VectorStore:
         """A handle that sees what other processes wrote since this one was opened (an
         embedded store caches its index in memory); this one stays usable for reads in

@@ -10,6 +10,7 @@ always come from our embedder, and the collection is created with none.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from urllib.parse import urlparse
 
@@ -211,6 +212,11 @@ class ChromaStore(VectorStore):
         meta = self._metadata()
         meta.update({_STATE_PREFIX + k: v for k, v in values.items()})
         self.collection.modify(metadata=meta)
+
+    def drop(self) -> None:
+        for name in (self.name, f"{self.name}-units"):
+            with contextlib.suppress(Exception):  # absent already is fine
+                self.client.delete_collection(name)
 
     def reopened(self) -> ChromaStore:
         if self.settings.chroma_url:

@@ -1,0 +1,1 @@
+"""Votes on answers (Slack's 👍 / 👎), kept to become eval cases (`stackguide feedback`)."""
