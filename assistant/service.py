@@ -21,9 +21,9 @@ from assistant.conversations.base import Conversations
 from assistant.errors import ConfigError, IndexNotReady, InvalidQuestion
 from assistant.feedback.base import FeedbackStore
 from assistant.generators import Draft, Evidence, Generator, get_generator, resolve_backend
-from assistant.grounding.evidence import score_units
 from assistant.grounding.gate import assess
 from assistant.grounding.judges import RelevanceJudge, get_judge
+from assistant.grounding.scoring import score_units
 from assistant.index.lexical import LexicalIndex, generation_of
 from assistant.index.live import IndexView, LiveIndex
 from assistant.index.vectors.exact import ExactSearch
@@ -77,6 +77,9 @@ class Assistant:
         self.prompts = Prompts(self.settings.prompts_dir)
         self._store = store
         self._owns_store = store is None  # a store handed in is the caller's to reopen
+        # The index generation this process last wrote or loaded: a store whose generation
+        # is another was written elsewhere, and an embedded one must then be reopened.
+        self._known_generation: str | None = None
         self._embedder = embedder
         self._live: LiveIndex | None = None
         self._conversations: Conversations | None = None
@@ -107,6 +110,17 @@ class Assistant:
                 self._embedder = get_embedder(self.settings)
             return self._embedder
 
+    def close(self) -> None:
+        """Release the backends this Assistant opened (the store's threads, job threads);
+        the index and the database stay. Using it afterwards opens them again."""
+        with self._lock:
+            if self._documents is not None:
+                self._documents.close()
+            if self._store is not None and self._owns_store:
+                self._store.close()
+                self._store = None
+            self._live = None
+
     def ingest(self, paths=None, **kwargs):
         """Bring the index in line with `paths` (default: the bundled corpus), one writer
         at a time across this host's processes."""
@@ -114,13 +128,15 @@ class Assistant:
         from ingest.pipeline import run_ingest
 
         with write_lock(self.settings):
+            store = self._writable_store()
             report = run_ingest(
                 paths if paths is not None else [self.settings.corpus_dir],
                 self.settings,
-                store=self._writable_store(),
+                store=store,
                 embedder=self._embedder,
                 **kwargs,
             )
+            self._known_generation = store.state().get("generation")
         self._live_index().invalidate()  # readers here see it on their next question
         return report
 
@@ -130,17 +146,25 @@ class Assistant:
         from ingest.pipeline import remove_documents
 
         with write_lock(self.settings):
-            removed = remove_documents(origins, self.settings, store=self._writable_store())
+            store = self._writable_store()
+            removed = remove_documents(origins, self.settings, store=store)
+            self._known_generation = store.state().get("generation")
         self._live_index().invalidate()
         return removed
 
     def _writable_store(self):
-        """The store to write with: opened afresh when embedded and ours, since another
-        process on this host may have written since (its cached index would be stale)."""
+        """The store to write with, under the write lock: opened afresh when another
+        process wrote since this one last did (an embedded store's cached index would be
+        stale, and writing through it could lose that process's vectors)."""
         with self._lock:
-            if self._store is not None and self._owns_store:
+            if self._store is not None and self._written_elsewhere(self._store.state()):
                 self._store = self._store.reopened()
             return self.store
+
+    def _written_elsewhere(self, state: dict) -> bool:
+        if not self._owns_store:
+            return False  # the caller's handle: theirs to keep current
+        return state.get("generation") != self._known_generation or state.get("clean") == "0"
 
     @property
     def documents(self):
@@ -154,34 +178,30 @@ class Assistant:
 
     @property
     def conversations(self) -> Conversations:
-        with self._lock:
-            if self._conversations is None:
-                if self.settings.conversation_store == "memory":
-                    from assistant.conversations.memory import MemoryConversations
+        from assistant.conversations.memory import MemoryConversations
+        from assistant.conversations.store import ConversationStore
 
-                    self._conversations = MemoryConversations()
-                else:
-                    from assistant.conversations.store import ConversationStore
-
-                    self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-                    self._conversations = ConversationStore(self.settings.database)
-            return self._conversations
+        return self._kept("_conversations", MemoryConversations, ConversationStore)
 
     @property
     def feedback(self) -> FeedbackStore:
         """Votes on answers, kept beside the conversations."""
+        from assistant.feedback.memory import MemoryFeedbackStore
+        from assistant.feedback.store import SqlFeedbackStore
+
+        return self._kept("_feedback", MemoryFeedbackStore, SqlFeedbackStore)
+
+    def _kept(self, attr: str, memory, sql):
+        """The store in `attr`, opened once: in memory, or in the database
+        (`settings.conversation_store`)."""
         with self._lock:
-            if self._feedback is None:
+            if getattr(self, attr) is None:
                 if self.settings.conversation_store == "memory":
-                    from assistant.feedback.memory import MemoryFeedbackStore
-
-                    self._feedback = MemoryFeedbackStore()
+                    setattr(self, attr, memory())
                 else:
-                    from assistant.feedback.store import SqlFeedbackStore
-
                     self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-                    self._feedback = SqlFeedbackStore(self.settings.database)
-            return self._feedback
+                    setattr(self, attr, sql(self.settings.database))
+            return getattr(self, attr)
 
     def chat(
         self,
@@ -258,8 +278,10 @@ class Assistant:
         from ingest.pipeline import reset_index
 
         with write_lock(self.settings):
-            reset_index(self.settings)
+            reset_index(self.settings, self.store)
         with self._lock:
+            if self._owns_store:
+                self._store.close()
             self._store = None  # the collections are gone: reopen them
             if self._live is not None:
                 self._live.drop()
@@ -277,7 +299,7 @@ class Assistant:
         with self._lock:
             if self._live is None:
                 self._live = LiveIndex(self.settings, lambda: self.store, self._load_view,
-                                       reopen=self._owns_store)  # fmt: skip
+                                       reopen=self._written_elsewhere)  # fmt: skip
             return self._live
 
     def _load_view(self, store) -> IndexView:
@@ -314,6 +336,7 @@ class Assistant:
         exact = ExactSearch(snapshot) if snapshot is not None else None
         with self._lock:
             self._store = store  # later questions read the handle that saw this generation
+            self._known_generation = generation
         return IndexView(store, lexical, exact, generation)
 
     # -- answering --------------------------------------------------------------------------

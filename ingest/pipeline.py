@@ -392,9 +392,9 @@ def _embed(batch: list[tuple[Chunk, bool]], embedder) -> tuple[list[ChunkRecord]
     return records, vectors
 
 
-def reset_index(settings: Settings) -> None:
+def reset_index(settings: Settings, store: VectorStore | None = None) -> None:
     """Drop the collection and the BM25 index (for --rebuild or a model change)."""
     import shutil
 
-    open_store(settings).drop()
+    (store or open_store(settings)).drop()
     shutil.rmtree(settings.lexical_dir, ignore_errors=True)

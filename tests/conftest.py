@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,23 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
         if key.startswith(("STACKGUIDE_", "SLACK_")) or key in OTHER_SETTINGS:
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+@pytest.fixture(autouse=True)
+def _chroma_released(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Embedded Chroma clients a test opened on its own tmp_path are stopped after it: each
+    holds threads and memory that would otherwise add up over the run."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    systems = SharedSystemClient._identifier_to_system
+    before = set(systems)
+    yield
+    own = request.node.funcargs.get("tmp_path")
+    if own is None:
+        return
+    for identifier in set(systems) - before:
+        if Path(identifier).is_relative_to(own):
+            systems.pop(identifier).stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,13 @@ documents API's reads and writes from a shell, on an index of this test's own.""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
+from tests.helpers.documents import copy_index
 from tests.helpers.pages import Site, article_page, serve_site
 
 BUNDLED = "corpus/modern-backend-frameworks-2025.md"
@@ -22,9 +22,7 @@ ARTICLE = {
 
 @pytest.fixture
 def run(corpus_assistant, model_cache, tmp_path):
-    data = tmp_path / "data"
-    shutil.copytree(corpus_assistant.settings.data_dir, data,
-                    ignore=shutil.ignore_patterns("stackguide.db*"))  # fmt: skip
+    data = copy_index(corpus_assistant, tmp_path)
 
     def invoke(*args: str, **env: str):
         env = {"STACKGUIDE_MODEL_CACHE_DIR": str(model_cache),

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.grounding.evidence import ScoredUnit, score_units
 from assistant.grounding.gate import assess, leading
 from assistant.grounding.judges.fake import FixedJudge
+from assistant.grounding.scoring import ScoredUnit, score_units
 from assistant.grounding.signals import gather_signals
 from assistant.grounding.support import only_in_passing
 from assistant.index.lexical import LexicalIndex
@@ -183,11 +183,11 @@ def test_asking_about_risks_does_not_count_as_evidence(mixed: Assistant) -> None
     query = make_query(question, question, vector, vector, lexical)
     assert query.caution
     units = score_units(query, hits, lexical)
-    boosted = [u for u in units if u.boost]
+    boosted = [u for u in units if u.intent_bonus]
     assert len(boosted) == 1 and "connection storm" in boosted[0].text
     assert units[0] is boosted[0]  # it leads the answer …
     verdict = assess(query, units, lexical, mixed.judge)
-    assert verdict.best == pytest.approx(max(u.score - u.boost for u in units))  # … unaided
+    assert verdict.best == pytest.approx(max(u.evidence_score for u in units))  # … unaided
     assert mixed.ask("Is it a good idea to give our Kafka topics three partitions?").refused
 
 
@@ -405,7 +405,7 @@ def _unit(source: str, text: str, score: float, lex: float, lexical_terms: set[s
                       units=[{"text": text, "raw": text}])  # fmt: skip
     return ScoredUnit(
         hit=Hit(rec, score), index=0, text=text, raw=text, vec=np.zeros(3),
-        terms=lexical_terms, subject=set(), heading=set(), sem=0.37, lex=lex, focus=0.0,
+        terms=lexical_terms, subject=set(), heading=set(), meaning=0.37, term_share=lex, turn_share=0.0,
         score=score,
     )  # fmt: skip
 

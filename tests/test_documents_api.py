@@ -4,7 +4,6 @@ delete, admin keys, and bad input refused with nothing half-written."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ import pytest
 from assistant.server.app import create_app
 from assistant.service import Assistant
 from tests.conftest import make_settings
+from tests.helpers.documents import copy_index, wait_job
 from tests.helpers.pages import Site, article_page, serve_site
 from tests.live_server import live_server
 
@@ -24,7 +24,6 @@ ADMIN = "admin-key-0123456789abcdef"
 READER = "read-key-0123456789abcdef"
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
 AS_READER = {"Authorization": f"Bearer {READER}"}
-JOB_WAIT_S = 60
 
 ZORBLAX = b"""# Zorblax queues
 
@@ -45,13 +44,6 @@ class Api:
         return httpx.Client(base_url=self.url, headers=headers or {}, timeout=60)
 
 
-def copy_index(corpus_assistant, root: Path) -> Path:
-    data = root / "data"
-    shutil.copytree(corpus_assistant.settings.data_dir, data,
-                    ignore=shutil.ignore_patterns("stackguide.db*"))  # fmt: skip
-    return data
-
-
 @pytest.fixture
 def api(corpus_assistant, model_cache, tmp_path) -> Iterator[Api]:
     yield from _api(corpus_assistant, model_cache, tmp_path)
@@ -65,23 +57,13 @@ def _api(corpus_assistant, model_cache, tmp_path, **extra) -> Iterator[Api]:
     assistant = Assistant(settings, embedder=corpus_assistant.embedder)
     with live_server(create_app(assistant=assistant)) as url:
         yield Api(url, data, assistant)
+    assistant.close()
 
 
 @pytest.fixture
 def site() -> Iterator[Site]:
     with serve_site() as s:
         yield s
-
-
-def wait_job(client: httpx.Client, response: httpx.Response) -> dict:
-    assert response.status_code == 202, response.text
-    job = response.json()["job"]
-    deadline = time.monotonic() + JOB_WAIT_S
-    while job["status"] not in ("done", "failed"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
-        job = client.get(f"/v1/jobs/{job['id']}").json()["job"]
-    return job
 
 
 def upload(client: httpx.Client, name: str, data: bytes) -> httpx.Response:
@@ -164,6 +146,7 @@ def test_without_admin_keys_the_corpus_cannot_be_changed(corpus_assistant, model
         assert r.status_code == 403
         assert "STACKGUIDE_ADMIN_KEYS" in r.json()["error"]["message"]
         assert len(documents(c)) == 1  # reads stay open without read keys
+    assistant.close()
 
 
 # -- uploads ------------------------------------------------------------------------------------

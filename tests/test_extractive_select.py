@@ -9,7 +9,7 @@ import numpy as np
 
 from assistant.generators.base import Evidence
 from assistant.generators.extractive import ExtractiveGenerator
-from assistant.grounding.evidence import ScoredUnit
+from assistant.grounding.scoring import ScoredUnit
 from assistant.models import ChunkRecord, Hit
 from assistant.prompts import Prompts
 from assistant.query.intent import Query
@@ -25,12 +25,14 @@ def unit(source: str, chunk: str, text: str, score: float, heading=(), subject=(
     return ScoredUnit(
         hit=Hit(chunk=rec, score=score), index=index, text=text, raw=text, vec=vec,
         terms=set(), subject=set(subject) | set(heading), heading=set(heading),
-        sem=score, lex=0.0, focus=0.0, score=score,
+        meaning=score, term_share=0.0, turn_share=0.0, score=score,
     )  # fmt: skip
 
 
 def select(units: list[ScoredUnit], focus: list[str], question: str = "q") -> list[str]:
-    query = Query(question, question, np.zeros(64), np.zeros(64), terms=focus, focus=focus)
+    query = Query(
+        question, question, np.zeros(64), np.zeros(64), search_terms=focus, turn_terms=focus
+    )
     lexical = SimpleNamespace(subjects={"rust", "node", "axum", "actix"})
     evidence = Evidence(query, [u.hit for u in units], units, lexical)  # type: ignore[arg-type]
     composer = ExtractiveGenerator(Prompts(Settings().prompts_dir), max_sentences=4)
@@ -74,7 +76,7 @@ def test_the_last_place_goes_to_the_best_line_left_unless_comparing() -> None:
 
 
 def answer(units: list[ScoredUnit], question: str, terms: list[str], caution=False) -> str:
-    query = Query(question, question, np.zeros(64), np.zeros(64), terms=terms, focus=terms,
+    query = Query(question, question, np.zeros(64), np.zeros(64), search_terms=terms, turn_terms=terms,
                   caution=caution)  # fmt: skip
     lexical = SimpleNamespace(subjects={"actix", "axum", "rust"}, df={t: 1 for t in terms},
                               idf=lambda t: 1.0)  # fmt: skip

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.grounding.evidence import ScoredUnit
 from assistant.grounding.gate import assess
 from assistant.grounding.judges.base import Signals
 from assistant.grounding.judges.fake import FixedJudge, FunctionJudge
 from assistant.grounding.judges.features import FEATURES, FeatureJudge
+from assistant.grounding.scoring import ScoredUnit
 from assistant.grounding.support import subject_support
 from assistant.index.lexical import LexicalIndex
 from assistant.models import ChunkRecord, Hit
@@ -56,7 +56,7 @@ def _unit(key: str, score: float = 0.6) -> ScoredUnit:
     return ScoredUnit(
         hit=Hit(rec, score), index=0, text=rec.text, raw=rec.text, vec=np.zeros(3),
         terms=set(tokenize(f"{rec.section}\n{rec.text}")), subject=set(), heading=set(),
-        sem=score, lex=0.5, focus=0.0, score=score,
+        meaning=score, term_share=0.5, turn_share=0.0, score=score,
     )  # fmt: skip
 
 

@@ -6,20 +6,18 @@ it starts again."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from assistant.conversations.store import ConversationStore
 from assistant.index.lexical import LexicalIndex
 from assistant.index.vectors import open_store
 from tests.conftest import make_settings
+from tests.helpers.documents import copy_index, wait_job
 from tests.servers.stackguide import (
     ServeProcess,
     alive,
@@ -43,14 +41,6 @@ Zorblax is the job runner to pick when you need exactly-once delivery of webhook
 QUESTION = {"question": "Which job runner gives exactly-once delivery of webhooks on SQLite?"}
 
 
-def copy_index(corpus_assistant, root: Path) -> Path:
-    data = root / "data"
-    shutil.copytree(corpus_assistant.settings.data_dir, data,
-                    ignore=shutil.ignore_patterns("stackguide.db*"))  # fmt: skip
-    ConversationStore(f"sqlite:///{data / 'stackguide.db'}").engine.dispose()
-    return data
-
-
 @pytest.fixture(scope="module")
 def served(corpus_assistant, model_cache, tmp_path_factory) -> Iterator[ServeProcess]:
     root = tmp_path_factory.mktemp("live")
@@ -59,15 +49,6 @@ def served(corpus_assistant, model_cache, tmp_path_factory) -> Iterator[ServePro
                           STACKGUIDE_ADMIN_KEYS=ADMIN) as server:  # fmt: skip
         server.data = data  # type: ignore[attr-defined]
         yield server
-
-
-def wait_job(client: httpx.Client, job: dict, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while job["status"] not in ("done", "failed"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
-        job = client.get(f"/v1/jobs/{job['id']}").json()["job"]
-    return job
 
 
 def cites(answer: dict, source: str) -> bool:

@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from assistant.agent.model import Budget, ModelStep
+from assistant.agent.step import Budget, ModelStep
 from assistant.generators.openai import chat_model
 from assistant.models import Answer, Citation
 from assistant.settings import Settings

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from assistant.errors import ConfigError, LLMError
-from assistant.grounding.evidence import ScoredUnit
 from assistant.grounding.judges.base import Signals, sigmoid
 from assistant.grounding.judges.cross_encoder import CrossEncoderJudge
 from assistant.grounding.judges.llm import LLMJudge
+from assistant.grounding.scoring import ScoredUnit
 from assistant.models import ChunkRecord, Hit
 from assistant.prompts import Prompts
 from assistant.query.intent import Query
@@ -37,7 +37,7 @@ def unit(section: str, text: str, n: int = 0) -> ScoredUnit:
     rec = ChunkRecord(id=f"c{n}", text=text, source="article.md", title="", section=section)
     return ScoredUnit(
         hit=Hit(chunk=rec, score=0.5), index=0, text=text, raw=text, vec=np.zeros(8),
-        terms=set(), subject=set(), heading=set(), sem=0.5, lex=0.0, focus=0.0, score=0.5,
+        terms=set(), subject=set(), heading=set(), meaning=0.5, term_share=0.0, turn_share=0.0, score=0.5,
     )  # fmt: skip
 
 

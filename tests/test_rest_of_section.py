@@ -41,13 +41,13 @@ def test_nothing_is_added_when_the_best_section_is_whole() -> None:
 
 
 def test_chunks_read_as_the_rest_of_a_section_are_no_evidence_for_the_gate() -> None:
-    from assistant.grounding.evidence import ScoredUnit
     from assistant.grounding.gate import leading
+    from assistant.grounding.scoring import ScoredUnit
     from assistant.models import Hit
 
     def unit(hit: Hit, score: float) -> ScoredUnit:
         return ScoredUnit(hit=hit, index=0, text="t", raw="t", vec=np.zeros(3), terms=set(),
-                          subject=set(), heading=set(), sem=score, lex=0.0, focus=0.0,
+                          subject=set(), heading=set(), meaning=score, term_share=0.0, turn_share=0.0,
                           score=score)  # fmt: skip
 
     best = Hit(record("proxy-1", "Factory › trustProxy", 7), 1.0)

@@ -8,7 +8,6 @@ the ingested corpus index. Each client session keeps one keep-alive connection, 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.conversations.store import ConversationStore
+from tests.helpers.documents import copy_index
 from tests.servers.stackguide import (
     ServeProcess,
     Session,
@@ -47,14 +46,10 @@ MORE_ROUNDS = 4  # if the kernel handed every connection of a round to the same 
 @contextlib.contextmanager
 def two_workers(corpus_assistant, model_cache, root: Path) -> Iterator[ServeProcess]:
     """`stackguide serve --workers 2` on a copy of the corpus index."""
-    data = root / "data"
-    shutil.copytree(
-        corpus_assistant.settings.data_dir, data, ignore=shutil.ignore_patterns("stackguide.db*")
-    )
-    # Create the conversation tables before the workers start: on a fresh data dir the
+    # The conversation tables are made before the workers start: on a fresh data dir the
     # workers' first requests race to create them (a product bug, reproduced on its own by
     # test_fresh_database_opened_by_several_processes_at_once below).
-    ConversationStore(f"sqlite:///{data / 'stackguide.db'}").engine.dispose()
+    data = copy_index(corpus_assistant, root)
     with stackguide_serve(data, model_cache, workers=2, cwd=root) as server:
         yield server
 

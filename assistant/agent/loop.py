@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from assistant.agent.model import ModelStep
+from assistant.agent.step import ModelStep
 from assistant.agent.tools import CorpusTools
 
 ARGS_CHARS = 200  # tool arguments as recorded in the trace

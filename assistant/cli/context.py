@@ -27,9 +27,11 @@ def assistant_of(ctx: click.Context):
     """The run's one Assistant, made on first use."""
     from assistant.service import Assistant
 
-    obj = ctx.find_root().ensure_object(dict)
+    root = ctx.find_root()
+    obj = root.ensure_object(dict)
     if "assistant" not in obj:
         obj["assistant"] = Assistant(settings_of(ctx))
+        root.call_on_close(obj["assistant"].close)
     return obj["assistant"]
 
 

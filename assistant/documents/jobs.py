@@ -125,9 +125,10 @@ class JobStore:
         self._update(job_id, status="done", message=outcome.message, finished_at=_now(),
                      documents=outcome.documents, report=outcome.report)  # fmt: skip
 
-    def wait_idle(self) -> None:
-        """Finish queued work (shutdown, tests)."""
+    def close(self) -> None:
+        """Finish queued work, then release the thread and the database's connections."""
         self._pool.shutdown(wait=True)
+        self.engine.dispose()
 
     # -- reading ----------------------------------------------------------------------------
     def get(self, job_id: str) -> Job:

@@ -42,6 +42,11 @@ class Documents:
             self._jobs = JobStore(self.settings.database)
         return self._jobs
 
+    def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.close()
+            self._jobs = None
+
     # -- reading ----------------------------------------------------------------------------
     def catalog(self) -> Catalog:
         view = self.assistant.index()

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.evaluation.cases import Case
-from assistant.grounding.evidence import ScoredUnit
 from assistant.grounding.judges.base import RelevanceJudge, Signals
+from assistant.grounding.scoring import ScoredUnit
 from assistant.query.intent import Query
 
 ROUNDS = 4  # multiple-instance refits: the passage picked settles after two or three

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assistant.grounding.evidence import ScoredUnit
+from assistant.grounding.scoring import ScoredUnit
 from assistant.index.lexical import LexicalIndex
 from assistant.models import Citation, Hit, Turn
 from assistant.query.intent import Query

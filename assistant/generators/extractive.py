@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 
 from assistant.generators.base import Draft, Evidence, Generator
-from assistant.grounding.evidence import ScoredUnit, share
+from assistant.grounding.scoring import ScoredUnit, share
 from assistant.models import SNIPPET_CHARS, Citation
 from assistant.prompts import Prompts
 from assistant.retrieval.warnings import warns
@@ -66,10 +66,10 @@ class ExtractiveGenerator(Generator):
         #    it names several, they take turns so a comparison hears from both sides.
         q, subjects = evidence.query, evidence.lexical.subjects
         # The kind of thing asked for ("Which ORM…") is not one of the things compared.
-        named = [t for t in q.focus if t in subjects and t not in q.wants]
+        named = [t for t in q.turn_terms if t in subjects and t not in q.wants]
         # "and for Bun?" is about Bun alone; "its drawbacks" still means the earlier subject.
-        if len(named) < 2 and (q.focus == q.terms or q.refers_back):
-            named += [t for t in q.terms if t in subjects and t not in q.wants]
+        if len(named) < 2 and (q.turn_terms == q.search_terms or q.refers_back):
+            named += [t for t in q.search_terms if t in subjects and t not in q.wants]
         named = list(dict.fromkeys(named))
         rounds = 2 if len(named) >= 2 else 1
         compares = rounds == 2 and bool(_COMPARES.search(q.question))
@@ -210,14 +210,14 @@ def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None
     if evidence.query.caution and (warning := next((u for u in prose if u.warning), None)):
         return warning
     q, lexical = evidence.query, evidence.lexical
-    aspect = [t for t in q.terms if t not in lexical.subjects and t not in q.wants]
+    aspect = [t for t in q.search_terms if t not in lexical.subjects and t not in q.wants]
     # The lead comes from the answer's own document; there, from what the question asks.
     about = [u for u in prose if u.hit.chunk.document == chosen[0].hit.chunk.document] or prose
 
     def fit(u: ScoredUnit) -> float:
         opening = W_OPENING if u.index == 0 else 0.0
         aspect_share = share(aspect, u.terms, lexical, known_only=True)
-        return u.score - u.boost + W_ASPECT * aspect_share + opening
+        return u.evidence_score + W_ASPECT * aspect_share + opening
 
     return max(about, key=fit)
 

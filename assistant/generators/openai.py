@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from urllib.parse import urlparse
 
 from assistant.agent.loop import run_agent
-from assistant.agent.model import Budget, ModelStep, ToolsRejected, watch_response
 from assistant.agent.passages import Passage, Passages
+from assistant.agent.step import Budget, ModelStep, ToolsRejected, watch_response
 from assistant.agent.tools import CorpusTools
 from assistant.errors import BackendNotConfigured, ConfigError, LLMError
 from assistant.generators.base import Draft, Evidence, Generator

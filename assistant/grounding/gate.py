@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from assistant.grounding.evidence import ScoredUnit
 from assistant.grounding.judges.base import RelevanceJudge
+from assistant.grounding.scoring import ScoredUnit
 from assistant.grounding.signals import gather_signals
 from assistant.grounding.support import only_in_passing, subject_support
 from assistant.index.lexical import LexicalIndex
@@ -77,7 +77,7 @@ def leading(units: list[ScoredUnit]) -> list[ScoredUnit]:
     added (that ranks units for the composer; it is not evidence). Chunks read only as
     the rest of the best section are the composer's, not the gate's."""
     evidence = [u for u in units if not u.hit.chunk.preview and not u.hit.context]
-    return sorted(evidence, key=lambda u: -(u.score - u.boost))
+    return sorted(evidence, key=lambda u: -(u.evidence_score))
 
 
 def _assess(
@@ -85,10 +85,10 @@ def _assess(
 ) -> GateResult:
     evidence = leading(units)
     lead = evidence[0] if evidence else None
-    best = lead.score - lead.boost if lead else 0.0
+    best = lead.evidence_score if lead else 0.0
     if not query.question.strip():
         return GateResult(False, "nothing left to answer once instructions were removed", 0, [])
-    if not (query.focus or query.terms):
+    if not (query.turn_terms or query.search_terms):
         return GateResult(False, "the question names nothing to look up", best, [])
     if thing := writing_request(query.question):
         return GateResult(False, f"a request to write {thing}", best, [], writing=thing)

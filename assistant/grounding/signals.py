@@ -4,8 +4,8 @@ rule once, and is now a feature whose weight is fitted on labelled cases."""
 
 from __future__ import annotations
 
-from assistant.grounding.evidence import ScoredUnit, share
 from assistant.grounding.judges.base import Signals
+from assistant.grounding.scoring import ScoredUnit, share
 from assistant.grounding.support import NEARLY_AS_GOOD
 from assistant.index.lexical import LexicalIndex
 from assistant.query.intent import Query
@@ -29,13 +29,13 @@ def gather_signals(
     in passing (`only_in_passing`, which the subject rule also reads)."""
     # What the question asks about its subjects: "default body limit" of "Fastify". A
     # passage naming the subject but none of that answers another question about it.
-    rest = [t for t in query.focus if t not in subject_terms]
+    rest = [t for t in query.turn_terms if t not in subject_terms]
     chunk_terms: dict[str, set[str]] = {u.hit.chunk.id: set() for u in judged}
     for u in evidence:
         if u.hit.chunk.id in chunk_terms:
             chunk_terms[u.hit.chunk.id].update(u.terms)
     unknown = [w for w, parts in names if not all(p in lexical.df for p in parts)]
-    best = lead.score - lead.boost if lead else 0.0
+    best = lead.evidence_score if lead else 0.0
     return Signals(
         names_unknown=len(unknown) / len(names) if names else 0.0,
         passing=passing,
@@ -56,10 +56,10 @@ def _one_word_at_a_time(query: Query, evidence: list[ScoredUnit], lead: ScoredUn
     """ "What is the speed of light?" against "raw-speed" and "Macro-light": no passage
     holds two of the question's words, and the one leading the answer is far from it in
     meaning. Either alone is common in a right answer (paraphrases, short follow-ups)."""
-    terms = query.focus  # words the corpus lacks count: "bake sourdough bread" is three
+    terms = query.turn_terms  # words the corpus lacks count: "bake sourdough bread" is three
     if len(terms) < 2:
         return False
-    return lead.sem < MIN_LEAD_MEANING and all(
+    return lead.meaning < MIN_LEAD_MEANING and all(
         sum(t in u.terms for t in terms) < 2 for u in evidence
     )
 
@@ -71,7 +71,7 @@ def _patchwork(query: Query, evidence: list[ScoredUnit], best: float) -> int:
     question about risks draws on several places by design."""
     if query.caution or query.standalone != query.question or not evidence:
         return 0
-    if max(u.lex for u in evidence) >= 0.5:
+    if max(u.term_share for u in evidence) >= 0.5:
         return 0
-    near = [u for u in evidence if u.score - u.boost >= best - NEARLY_AS_GOOD]
+    near = [u for u in evidence if u.evidence_score >= best - NEARLY_AS_GOOD]
     return len({u.hit.chunk.source for u in near})

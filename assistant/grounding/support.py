@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from assistant.grounding.evidence import ScoredUnit
+from assistant.grounding.scoring import ScoredUnit
 from assistant.index.lexical import LexicalIndex
 from assistant.query.intent import Query
 from assistant.query.subjects import Subject
@@ -39,8 +39,8 @@ def subject_support(
     """
     if not subjects or not evidence:
         return Support([s.written for s in subjects if not s.known], [], 0.0 if subjects else 1.0)
-    best = evidence[0].score - evidence[0].boost
-    near = {id(u.hit): u.hit for u in evidence if u.score - u.boost >= best - NEARLY_AS_GOOD}
+    best = evidence[0].evidence_score
+    near = {id(u.hit): u.hit for u in evidence if u.evidence_score >= best - NEARLY_AS_GOOD}
     used: set[str] = set()
     for hit in near.values():
         used.update(tokenize(f"{hit.chunk.title}\n{hit.chunk.section}\n{hit.chunk.text}"))
@@ -89,7 +89,7 @@ def only_in_passing(
     for word, parts in names:
         if any(p in lexical.subjects for p in parts):
             return []
-        others = [t for t in dict.fromkeys(query.focus + query.terms) if t not in parts]
+        others = [t for t in dict.fromkeys(query.turn_terms + query.search_terms) if t not in parts]
         naming = {u.hit.chunk.source for u in evidence if any(p in u.terms for p in parts)}
         rest = {u.hit.chunk.source for u in evidence if set(others) & u.terms}
         if not rest or naming & rest or lexical.sources is None:

@@ -46,10 +46,11 @@ class LiveIndex:
         store: Callable[[], VectorStore],
         load: Callable[[VectorStore], IndexView],
         *,
-        reopen: bool = True,
+        reopen: Callable[[dict], bool] = lambda state: True,
     ) -> None:
         """`store` gives the current store handle, `load` reads a view from one;
-        `reopen`: the store is ours to reopen when another process changed it."""
+        `reopen(state)`: whether a changed store must be reopened first (another process
+        wrote it)."""
         self.settings = settings
         self._store = store
         self._load = load
@@ -86,11 +87,12 @@ class LiveIndex:
             return
         try:
             self._checked = time.monotonic()
-            store = view.store
-            generation = store.state().get("generation")
+            store = self._store()  # the newest handle: a write here may have reopened it
+            state = store.state()
+            generation = state.get("generation")
             if generation == view.generation:
                 return
-            if self._reopen:
+            if self._reopen(state):
                 store = store.reopened()
             t = time.perf_counter()
             self._view = self._load(store)

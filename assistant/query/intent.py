@@ -43,8 +43,9 @@ class Query:
     standalone: str  # rewritten with the conversation for retrieval
     vector: np.ndarray
     turn_vector: np.ndarray  # the turn alone (differs from `vector` for follow-ups)
-    terms: list[str] = field(default_factory=list)  # corrected content terms (standalone)
-    focus: list[str] = field(default_factory=list)  # corrected content terms (this turn)
+    # content terms, spelling corrected: of the standalone question, and of this turn alone
+    search_terms: list[str] = field(default_factory=list)
+    turn_terms: list[str] = field(default_factory=list)
     wants: set[str] = field(default_factory=set)  # the kind of thing asked for ("orm")
     refers_back: bool = False  # a follow-up that still means the earlier subject
     caution: bool = False  # asks whether a plan is a mistake / what it risks

@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.on_shutdown = []
     app.state.settings = settings
     app.state.assistant = assistant or Assistant(settings)
+    if assistant is None:  # made here, so released here
+        app.state.on_shutdown.append(app.state.assistant.close)
     app.state.metrics = Metrics()
     limit = settings.rate_limit_per_minute
     app.state.rate_limiter = RateLimiter(limit) if limit else None

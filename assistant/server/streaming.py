@@ -5,7 +5,7 @@ stop a `next()` that blocks on the LLM: a client that hangs up leaves the upstre
 running until the model stops writing. So the answer's events are made in a worker thread
 of their own and handed over through a small queue. When the response ends (the client
 went away, or the stream finished) the answer's `Cancel` is set: the open LLM connection
-is shut at once (see `assistant.agent.model`), the budget has no time left, and the event
+is shut at once (see `assistant.agent.step`), the budget has no time left, and the event
 generator is closed at its next event, so its `finally` blocks run in its own thread.
 """
 
@@ -21,7 +21,7 @@ import anyio.from_thread
 import anyio.lowlevel
 from anyio.abc import ObjectSendStream
 
-from assistant.agent.model import CANCEL, Cancel
+from assistant.agent.step import CANCEL, Cancel
 
 BUFFER = 32  # events made ahead of a slow client; then the worker waits
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import ConfigError
-from assistant.grounding.evidence import ScoredUnit
+from assistant.grounding.scoring import ScoredUnit
 from assistant.query.intent import Query
 
 

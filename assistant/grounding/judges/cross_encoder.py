@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from assistant.errors import ConfigError
-from assistant.grounding.evidence import ScoredUnit
 from assistant.grounding.judges.base import RelevanceJudge, Signals, sigmoid
+from assistant.grounding.scoring import ScoredUnit
 from assistant.query.intent import Query
 from assistant.settings import Settings
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistant.grounding.evidence import ScoredUnit
 from assistant.grounding.judges.base import RelevanceJudge, Signals, sigmoid
+from assistant.grounding.scoring import ScoredUnit
 from assistant.query.intent import Query
 
 FEATURES = (
@@ -37,10 +37,10 @@ DEFAULT_BIAS = -5.6
 
 def feature_vector(unit: ScoredUnit, signals: Signals, rest: tuple[float, float]) -> list[float]:
     return [
-        unit.sem,
-        unit.lex,
-        unit.focus,
-        unit.score - unit.boost,
+        unit.meaning,
+        unit.term_share,
+        unit.turn_share,
+        unit.evidence_score,
         signals.names_unknown,
         float(signals.passing),
         float(signals.one_word),

@@ -16,11 +16,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from assistant.agent.model import Budget, ModelStep
 from assistant.agent.passages import CLOSE, OPEN, defuse
+from assistant.agent.step import Budget, ModelStep
 from assistant.errors import ConfigError
-from assistant.grounding.evidence import ScoredUnit
 from assistant.grounding.judges.base import RelevanceJudge, Signals, sigmoid
+from assistant.grounding.scoring import ScoredUnit
 from assistant.prompts import Prompts
 from assistant.query.intent import Query
 from assistant.settings import LLM_NEEDS, Settings

@@ -64,6 +64,9 @@ class VectorStore(ABC):
     def drop(self) -> None:
         """Delete everything stored (chunks, units, state)."""
 
+    def close(self) -> None:  # noqa: B027 (optional: most stores hold nothing)
+        """Release what the handle holds (threads, files); the data stays."""
+
     def reopened(self) -> VectorStore:
         """A handle that sees what other processes wrote since this one was opened (an
         embedded store caches its index in memory); this one stays usable for reads in

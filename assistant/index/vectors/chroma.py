@@ -218,6 +218,10 @@ class ChromaStore(VectorStore):
             with contextlib.suppress(Exception):  # absent already is fine
                 self.client.delete_collection(name)
 
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # closing twice, or a server gone: nothing held
+            self.client.close()
+
     def reopened(self) -> ChromaStore:
         if self.settings.chroma_url:
             return self  # the server has one index: every read sees the latest write

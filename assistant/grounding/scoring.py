@@ -35,13 +35,18 @@ class ScoredUnit:
     terms: set[str]
     subject: set[str]  # terms naming what the unit is about: its section and lead
     heading: set[str]  # the part of `subject` that comes from its section's headings
-    sem: float
-    lex: float
-    focus: float
-    score: float
-    boost: float = 0.0  # the part of `score` owed to the question's intent, not evidence
+    meaning: float  # cosine to the question (and to a follow-up's own turn)
+    term_share: float  # idf-weighted share of the question's terms it has
+    turn_share: float  # the same for a follow-up's own terms (0 for a first question)
+    score: float  # what ranks it: the above, its chunk's rank, the question's intent
+    intent_bonus: float = 0.0  # the part of `score` owed to the question's intent
     warning: bool = False  # the warning nearest a question that asks about risks
     kind: str = ""  # sentence | bullet | row | step | code
+
+    @property
+    def evidence_score(self) -> float:
+        """What the unit scores as evidence: its rank without the intent's help."""
+        return self.score - self.intent_bonus
 
 
 def share(
@@ -90,10 +95,10 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
         for i, (unit, (terms, subject, heading)) in enumerate(
             zip(rec.units, _unit_terms(rec), strict=True)
         ):
-            lex = share(query.terms, terms, lexical)
+            lex = share(query.search_terms, terms, lexical)
             focus = (
-                share(query.focus, terms, lexical, known_only=True)
-                if query.focus != query.terms
+                share(query.turn_terms, terms, lexical, known_only=True)
+                if query.turn_terms != query.search_terms
                 else 0.0
             )
             sem = float(sems[i])
@@ -113,7 +118,7 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
                     lex,
                     focus,
                     score,
-                    boost=want,  # what the question's intent adds ranks; it is not evidence
+                    intent_bonus=want,  # what the question's intent adds ranks; it is not evidence
                     kind=unit.get("kind", ""),
                 )
             )
@@ -126,7 +131,7 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
         )
         if warning is not None:
             warning.score += W_CAUTION
-            warning.boost += W_CAUTION
+            warning.intent_bonus += W_CAUTION
             warning.warning = True
     out.sort(key=lambda u: -u.score)
     return out
