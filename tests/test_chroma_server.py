@@ -163,7 +163,9 @@ def test_a_running_server_sees_what_another_host_ingests(first_report, chroma_ur
                                                           tmp_path):  # fmt: skip
     """Two hosts, one Chroma server: `serve` on one data dir, the CLI on another (its own
     BM25 files). The server picks the new generation up without a restart, and a removal
-    just the same; with a Chroma server the CLI may write while a server runs."""
+    just the same; with a Chroma server the CLI may write while a server runs. The
+    server's own documents API writes through the Chroma server too."""
+    from tests.helpers.documents import wait_job
     from tests.servers.stackguide import clean_env, stackguide_script, stackguide_serve
 
     doc = tmp_path / "other-host" / "zorblax.md"
@@ -171,6 +173,7 @@ def test_a_running_server_sees_what_another_host_ingests(first_report, chroma_ur
     doc.write_text("# Zorblax queues\n\n## Choosing Zorblax\n\nZorblax is the job runner to "
                    "pick for exactly-once delivery of webhooks on SQLite.\n")  # fmt: skip
     question = {"question": "Which job runner gives exactly-once delivery of webhooks?"}
+    admin = "admin-key-0123456789abcdef"
     env = {"STACKGUIDE_CHROMA_URL": chroma_url}
 
     def cli(*argv: str) -> None:
@@ -180,17 +183,26 @@ def test_a_running_server_sees_what_another_host_ingests(first_report, chroma_ur
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
 
-    def cited() -> bool:
+    def cited(source: str) -> bool:
         r = httpx.post(f"{server.url}/v1/ask", json=question, timeout=60)
-        return any(c["source"] == "zorblax.md" for c in r.json()["citations"])
+        return any(c["source"] == source for c in r.json()["citations"])
 
     with stackguide_serve(tmp_path / "host-a", model_cache, workers=1, cwd=tmp_path,
-                          **env) as server:  # fmt: skip
-        assert not cited()
+                          STACKGUIDE_ADMIN_KEYS=admin, **env) as server:  # fmt: skip
+        assert not cited("zorblax.md")
         cli("ingest", str(doc))
-        wait_for(cited, 15, "the server citing the other host's document")
+        wait_for(lambda: cited("zorblax.md"), 15, "the server citing the other host's file")
         cli("remove", "zorblax.md")
-        wait_for(lambda: not cited(), 15, "the server forgetting the removed document")
+        wait_for(lambda: not cited("zorblax.md"), 15, "the server forgetting the removed file")
+
+        with httpx.Client(base_url=server.url, timeout=60,
+                          headers={"Authorization": f"Bearer {admin}"}) as c:  # fmt: skip
+            r = c.post("/v1/documents", files={"file": ("zorblax.md", doc.read_bytes())})
+            job = wait_job(c, r)
+            assert job["status"] == "done", job
+            assert cited("uploads/zorblax.md")
+            assert wait_job(c, c.delete(f"/v1/documents/{job['documents'][0]}"))["status"] == "done"
+            assert not cited("uploads/zorblax.md")
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
