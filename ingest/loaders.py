@@ -19,6 +19,7 @@ from assistant.text import encodable
 from ingest.markdown import Section, parse
 
 SUPPORTED = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf"}
+CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -62,6 +63,9 @@ def load(path: Path, source: str, *, origin: str | None = None) -> SourceDocumen
     meta: dict = {}
     if suffix in {".md", ".markdown"}:
         meta, text = front_matter(text, source)
+    # terminal escapes and the like are never content, in the text or its front matter
+    text = CONTROLS.sub("", text)
+    meta = {k: CONTROLS.sub("", v) if isinstance(v, str) else v for k, v in meta.items()}
     if not text.strip():
         raise IngestError(source, "no text could be extracted")
     doc = SourceDocument(source=source, title="", text=text, meta=meta, digest=digest,
@@ -94,6 +98,8 @@ def front_matter(text: str, source: str) -> tuple[dict, str]:
         meta = yaml.safe_load(m.group(1)) or {}
     except yaml.YAMLError as exc:
         raise IngestError(source, f"bad front matter: {exc}") from exc
+    except RecursionError:
+        raise IngestError(source, "front matter nested too deeply") from None
     if not isinstance(meta, dict):
         raise IngestError(source, "front matter is not a mapping")
     preview = meta.get("preview_sections")
@@ -106,14 +112,30 @@ def front_matter(text: str, source: str) -> tuple[dict, str]:
     return meta, text[m.end() :]
 
 
+# Text extraction runs every drawing command of a page: bound the commands read, per page
+# and per file, so a small file cannot keep a worker busy for minutes.
+PDF_PAGE_BYTES = 4_000_000
+PDF_FILE_BYTES = 40_000_000
+
+
 def _pdf(raw: bytes, source: str) -> str:
     import io
 
     from pypdf import PdfReader
 
+    pages, total = [], 0
     try:
         reader = PdfReader(io.BytesIO(raw))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        for n, page in enumerate(reader.pages, start=1):
+            contents = page.get_contents()
+            size = len(contents.get_data()) if contents is not None else 0
+            total += size
+            if size > PDF_PAGE_BYTES or total > PDF_FILE_BYTES:
+                raise IngestError(source, f"PDF page {n} has too many drawing commands to read "
+                                  f"({total // 1_000_000} MB so far)")  # fmt: skip
+            pages.append(page.extract_text() or "")
+    except IngestError:
+        raise
     except Exception as exc:  # pypdf raises many kinds on malformed files (loops, bad refs)
         raise IngestError(source, f"unreadable PDF ({type(exc).__name__}: {exc})") from exc
     return "\n\n".join(p.strip() for p in pages if p.strip())

@@ -549,3 +549,11 @@ def test_https_refuses_a_certificate_for_another_name(tls_server: Server, networ
         fetch(f"https://{OTHER_NAME}:{tls_server.port}/page", GUARDED)
     assert network.connects == [(PUBLIC_IP, tls_server.port)]
     assert tls_server.seen == []
+
+
+@pytest.mark.parametrize("url", ["http://blog.example:99999/", "http://blog.example:0/"])
+def test_a_port_out_of_range_is_refused_before_any_lookup(url: str) -> None:
+    from ingest.fetch.addresses import parse_url
+
+    with pytest.raises(FetchError, match="not a valid port"):
+        parse_url(url)

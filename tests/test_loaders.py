@@ -293,3 +293,20 @@ def test_unreadable_path_is_an_ingest_error(tmp_path: Path) -> None:
 
 def test_supported_suffixes() -> None:
     assert {".md", ".markdown", ".txt", ".html", ".htm", ".pdf"} == SUPPORTED
+
+
+def test_control_characters_never_reach_titles_headings_or_text(tmp_path: Path) -> None:
+    f = tmp_path / "esc.md"
+    f.write_text('---\ntitle: "Queues\\e]52;c;ZXZpbA==\\a\\e[2J"\n---\n\n'
+                 "## Retries\x1b[31m\n\nBack off\x07 and retry.\tTabs stay.\n")  # fmt: skip
+    doc = load(f, "esc.md")
+    assert doc.title == "Queues]52;c;ZXZpbA==[2J"
+    assert [s.path for s in doc.sections if s.path] == [["Retries[31m"]]
+    assert "\x1b" not in doc.text and "\x07" not in doc.text and "\tTabs stay." in doc.text
+
+
+def test_deeply_nested_front_matter_is_a_clear_error(tmp_path: Path) -> None:
+    f = tmp_path / "deep.md"
+    f.write_text("---\ntitle: " + "[" * 5000 + "]" * 5000 + "\n---\n\n# Body\n\ntext\n")
+    with pytest.raises(IngestError, match="nested too deeply"):
+        load(f, "deep.md")

@@ -9,6 +9,7 @@ import click
 
 from assistant.cli.context import EXIT_FAILED, assistant_of, fail
 from assistant.errors import StackGuideError
+from ingest.loaders import CONTROLS
 
 
 @click.command()
@@ -26,9 +27,10 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         return
     for d in docs:  # two lines each: never cut to the terminal's width
         title = f"{d.work} › {d.title}" if d.work else d.title
+        title, source = CONTROLS.sub("", title), CONTROLS.sub("", d.source)
         when = (d.ingested_at or "")[:16].replace("T", " ")
         click.echo(f"{d.id}  {d.sections:>4} sections {d.chunks:>5} chunks  {when}  {title}")
-        click.echo(f"    {d.source}")
+        click.echo(f"    {source}")
     n = len(docs)
     click.echo(f"{n} document{'s' * (n != 1)}, {sum(d.chunks for d in docs)} chunks", err=True)
 

@@ -108,15 +108,20 @@ class Copies:
 def safe_name(filename: str) -> str:
     """An upload's file name made safe to keep: its last path part, no control or shell
     characters, not hidden; the type must be one ingest reads."""
-    name = unicodedata.normalize("NFC", re.split(r"[\\/]", filename or "")[-1])
-    name = re.sub(r"[^\w.\- ]", "_", name).strip(" .")
+    given = unicodedata.normalize("NFC", re.split(r"[\\/]", filename or "")[-1])
+    name = re.sub(r"[^\w.\- ]", "_", given).strip(" .")
     if not name:
         raise InvalidQuestion("the uploaded file needs a name (e.g. notes.md)")
     stem, dot, suffix = name.rpartition(".")
     if not dot or f".{suffix.lower()}" not in SUPPORTED:
         kinds = ", ".join(sorted(SUPPORTED))
         raise Unsupported(f"{name}: not a type StackGuide reads ({kinds})")
-    return f"{stem[: NAME_CHARS - len(suffix) - 1]}.{suffix.lower()}"
+    suffix = suffix.lower()
+    kept = f"{stem[: NAME_CHARS - len(suffix) - 1]}.{suffix}"
+    if kept != given:  # changed to be safe: two names must not become one copy
+        tag = hashlib.sha256(given.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+        kept = f"{stem[: NAME_CHARS - len(suffix) - 10]}-{tag}.{suffix}"
+    return kept
 
 
 def _json(path: Path) -> dict:

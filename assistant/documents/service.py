@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 GONE = {404, 410}  # a page that is gone: keep the last good copy
+FEED_MAX_FETCHES = 20  # a feed or sitemap, and the sitemaps it nests, read for one feed
 
 
 class Documents:
@@ -110,9 +111,10 @@ class Documents:
         return self._start("feed", work, wait)
 
     def refresh(self, doc_id: str, *, wait: bool = False) -> Job:
-        doc = self.catalog().get(doc_id)
+        self.catalog().get(doc_id)  # NotFound now, not in the job
 
         def work(progress: Progress) -> Outcome:
+            doc = self.catalog().get(doc_id)  # as it is when the job runs: maybe deleted since
             if doc.url:
                 series = self.copies.article_meta(doc.url).get("series")
                 return self._fetch_and_ingest([doc.url], progress, series=series)
@@ -261,11 +263,20 @@ class Documents:
         title = None
         pending, seen = [url], set()
         while pending and len(articles) < self.settings.feed_max_articles:
+            if len(seen) >= FEED_MAX_FETCHES:  # an index of indexes may never end
+                break
             current = pending.pop(0)
             if current in seen:
                 continue
             seen.add(current)
-            links = feed_links(fetch(current, self._policy(), accept=FEED_ACCEPT).content, current)
+            try:
+                got = fetch(current, self._policy(), accept=FEED_ACCEPT)
+                links = feed_links(got.content, current)
+            except FetchError:
+                if current == url:
+                    raise
+                log.warning("nested sitemap %s could not be read; going on", current)
+                continue
             title = title or links.title
             articles += [a for a in links.articles if a not in articles]
             pending += links.sitemaps

@@ -62,8 +62,8 @@ class RequestContext:
 
 
 class BodyLimit:
-    """413 for bodies over the limit, whether or not Content-Length says so. Paths in
-    `larger` (document uploads) have limits of their own."""
+    """413 for bodies over the limit, whether or not Content-Length says so. File uploads
+    (multipart bodies) to the paths in `larger` have limits of their own."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
@@ -73,8 +73,9 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.larger.get(scope.get("path", ""), self.default)
         headers = dict(scope.get("headers") or [])
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        limit = self.larger.get(scope.get("path", ""), self.default) if multipart else self.default
         declared = headers.get(b"content-length")
         if declared is not None:
             if declared.isdigit() and int(declared) > limit:

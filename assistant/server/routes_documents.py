@@ -114,3 +114,5 @@ def _json_body(raw: bytes) -> AddDocumentRequest:
         return AddDocumentRequest.model_validate(json.loads(raw or b"{}"))
     except (ValueError, TypeError) as exc:
         raise InvalidQuestion(f"invalid body: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise InvalidQuestion("invalid body: nested too deeply") from None

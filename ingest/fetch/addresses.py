@@ -77,6 +77,8 @@ def parse_url(url: str) -> httpx.URL:
         raise FetchError(url, "URLs holding a user name or password are refused")
     if not parsed.raw_host:
         raise FetchError(url, "the URL has no host")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise FetchError(url, f"port {parsed.port} is not a valid port")
     return parsed.copy_with(fragment=None)
 
 
