@@ -7,8 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,14 +14,9 @@ import pytest
 from assistant.server.app import create_app
 from assistant.service import Assistant
 from tests.conftest import make_settings
-from tests.helpers.documents import copy_index, wait_job
+from tests.helpers.documents import AS_ADMIN, AS_READER, Api, copy_index, serving, wait_job
 from tests.helpers.pages import Site, article_page, serve_site
 from tests.live_server import live_server
-
-ADMIN = "admin-key-0123456789abcdef"
-READER = "read-key-0123456789abcdef"
-AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
-AS_READER = {"Authorization": f"Bearer {READER}"}
 
 ZORBLAX = b"""# Zorblax queues
 
@@ -34,30 +27,10 @@ Zorblax is the job runner to pick when you need exactly-once delivery of webhook
 ZORBLAX_QUESTION = "Which job runner gives exactly-once delivery of webhooks on SQLite?"
 
 
-@dataclass
-class Api:
-    url: str
-    data: Path
-    assistant: Assistant
-
-    def client(self, headers: dict | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers=headers or {}, timeout=60)
-
-
 @pytest.fixture
 def api(corpus_assistant, model_cache, tmp_path) -> Iterator[Api]:
-    yield from _api(corpus_assistant, model_cache, tmp_path)
-
-
-def _api(corpus_assistant, model_cache, tmp_path, **extra) -> Iterator[Api]:
-    data = copy_index(corpus_assistant, tmp_path)
-    options = {"api_keys": [READER], "admin_keys": [ADMIN], "index_check_s": 0,
-               "fetch_allow_private": True, **extra}  # fmt: skip
-    settings = make_settings(data, model_cache, **options)
-    assistant = Assistant(settings, embedder=corpus_assistant.embedder)
-    with live_server(create_app(assistant=assistant)) as url:
-        yield Api(url, data, assistant)
-    assistant.close()
+    with serving(corpus_assistant, model_cache, tmp_path) as served:
+        yield served
 
 
 @pytest.fixture
@@ -211,11 +184,13 @@ def test_a_bad_upload_is_refused_and_leaves_nothing(api: Api, name, data, status
 
 
 def test_an_oversize_upload_gets_413(corpus_assistant, model_cache, tmp_path) -> None:
-    for served in _api(corpus_assistant, model_cache, tmp_path, max_upload_bytes=4096):
-        with served.client(AS_ADMIN) as c:
-            r = upload(c, "big.md", b"# Big\n\n" + b"word " * 2000)
-            assert r.status_code == 413
-            assert wait_job(c, upload(c, "small.md", ZORBLAX))["status"] == "done"
+    with (
+        serving(corpus_assistant, model_cache, tmp_path, max_upload_bytes=4096) as served,
+        served.client(AS_ADMIN) as c,
+    ):
+        r = upload(c, "big.md", b"# Big\n\n" + b"word " * 2000)
+        assert r.status_code == 413
+        assert wait_job(c, upload(c, "small.md", ZORBLAX))["status"] == "done"
 
 
 def test_a_path_in_the_upload_name_is_not_followed(api: Api) -> None:
@@ -368,12 +343,14 @@ def test_a_feed_ingests_every_article_it_lists(api: Api, site) -> None:
 def test_private_and_odd_urls_are_refused_unless_allowed(
     corpus_assistant, model_cache, tmp_path, url
 ) -> None:
-    for served in _api(corpus_assistant, model_cache, tmp_path, fetch_allow_private=False):
-        with served.client(AS_ADMIN) as c:
-            r = c.post("/v1/documents", json={"url": url})
-            assert r.status_code == 422, r.text
-            assert r.json()["error"]["message"]
-            assert len(documents(c)) == 1
+    with (
+        serving(corpus_assistant, model_cache, tmp_path, fetch_allow_private=False) as served,
+        served.client(AS_ADMIN) as c,
+    ):
+        r = c.post("/v1/documents", json={"url": url})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["message"]
+        assert len(documents(c)) == 1
 
 
 def test_a_bad_document_request_is_a_clear_error(api: Api) -> None:

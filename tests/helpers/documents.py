@@ -5,11 +5,51 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from assistant.conversations.store import ConversationStore
+from assistant.server.app import create_app
+from assistant.service import Assistant
+from tests.conftest import make_settings
+from tests.live_server import live_server
+
+ADMIN = "admin-key-0123456789abcdef"
+READER = "read-key-0123456789abcdef"
+AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
+AS_READER = {"Authorization": f"Bearer {READER}"}
+
+
+@dataclass
+class Api:
+    """The app served on 127.0.0.1 over a data dir of its own."""
+
+    url: str
+    data: Path
+    assistant: Assistant
+
+    def client(self, headers: dict | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=headers or {}, timeout=60)
+
+
+@contextmanager
+def serving(corpus_assistant, model_cache, root: Path, **extra) -> Iterator[Api]:
+    """The app on a copy of the corpus index, with a read key and an admin key, private
+    fetches allowed (the test sites are on 127.0.0.1) and the index checked on every read."""
+    data = copy_index(corpus_assistant, root)
+    options = {"api_keys": [READER], "admin_keys": [ADMIN], "index_check_s": 0,
+               "fetch_allow_private": True, **extra}  # fmt: skip
+    assistant = Assistant(make_settings(data, model_cache, **options),
+                          embedder=corpus_assistant.embedder)  # fmt: skip
+    try:
+        with live_server(create_app(assistant=assistant)) as url:
+            yield Api(url, data, assistant)
+    finally:
+        assistant.close()
 
 
 def copy_index(corpus_assistant, root: Path) -> Path:

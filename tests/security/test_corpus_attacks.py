@@ -43,14 +43,19 @@ from assistant.server.app import create_app
 from assistant.service import Assistant
 from ingest.fetch import FetchPolicy, fetch
 from tests.conftest import make_settings
-from tests.helpers.documents import copy_index, wait_job
+from tests.helpers.documents import (
+    ADMIN,
+    AS_ADMIN,
+    AS_READER,
+    READER,
+    Api,
+    copy_index,
+    serving,
+    wait_job,
+)
 from tests.helpers.pages import Site, article_page, serve_site
 from tests.live_server import live_server
 
-ADMIN = "attack-admin-key-0123456789"
-READER = "attack-read-key-0123456789"
-AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
-AS_READER = {"Authorization": f"Bearer {READER}"}
 PUBLIC_NAME = "blog.example"
 PUBLIC_IP = "93.184.216.34"  # a global address nothing here reaches: carried to 127.0.0.1
 METADATA = "http://169.254.169.254/latest/meta-data/"
@@ -78,30 +83,6 @@ HOSTILE = (
 
 
 # -- the app over real HTTP, on a copy of the corpus index --------------------------------------
-
-
-@dataclass
-class Api:
-    url: str
-    data: Path
-    assistant: Assistant
-
-    def client(self, headers: dict | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers=headers or {}, timeout=60)
-
-
-@contextmanager
-def serving(corpus_assistant, model_cache, root: Path, **extra) -> Iterator[Api]:
-    data = copy_index(corpus_assistant, root)
-    options = {"api_keys": [READER], "admin_keys": [ADMIN], "index_check_s": 0,
-               "fetch_allow_private": True, **extra}  # fmt: skip
-    assistant = Assistant(make_settings(data, model_cache, **options),
-                          embedder=corpus_assistant.embedder)  # fmt: skip
-    try:
-        with live_server(create_app(assistant=assistant)) as url:
-            yield Api(url, data, assistant)
-    finally:
-        assistant.close()
 
 
 @pytest.fixture
