@@ -94,3 +94,24 @@ def corpus_assistant(tmp_path_factory: pytest.TempPathFactory, model_cache: Path
     report = assistant.ingest()
     assert report.ok and report.chunks_total > 20
     return assistant
+
+
+# -- the documents API over real HTTP, and a web site to fetch articles from -----------------------
+
+
+@pytest.fixture
+def api(corpus_assistant, model_cache, tmp_path):
+    """The app on 127.0.0.1 over a copy of the corpus index (tests/helpers/documents.py)."""
+    from tests.helpers.documents import serving
+
+    with serving(corpus_assistant, model_cache, tmp_path) as served:
+        yield served
+
+
+@pytest.fixture
+def site():
+    """Pages served from 127.0.0.1 that a test sets and changes (tests/helpers/pages.py)."""
+    from tests.helpers.pages import serve_site
+
+    with serve_site() as s:
+        yield s

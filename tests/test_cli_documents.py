@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from tests.helpers.documents import copy_index
-from tests.helpers.pages import Site, article_page, serve_site
+from tests.helpers.pages import Site, article_page
 
 BUNDLED = "corpus/modern-backend-frameworks-2025.md"
 ARTICLE = {
@@ -31,12 +31,6 @@ def run(corpus_assistant, model_cache, tmp_path):
 
     invoke.data = data  # type: ignore[attr-defined]
     return invoke
-
-
-@pytest.fixture
-def site():
-    with serve_site() as s:
-        yield s
 
 
 def listed(run) -> list[dict]:

@@ -5,7 +5,6 @@ delete, admin keys, and bad input refused with nothing half-written."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -14,8 +13,16 @@ import pytest
 from assistant.server.app import create_app
 from assistant.service import Assistant
 from tests.conftest import make_settings
-from tests.helpers.documents import AS_ADMIN, AS_READER, Api, copy_index, serving, wait_job
-from tests.helpers.pages import Site, article_page, serve_site
+from tests.helpers.documents import (
+    AS_ADMIN,
+    AS_READER,
+    Api,
+    copy_index,
+    serving,
+    upload,
+    wait_job,
+)
+from tests.helpers.pages import article_page
 from tests.live_server import live_server
 
 ZORBLAX = b"""# Zorblax queues
@@ -25,22 +32,6 @@ ZORBLAX = b"""# Zorblax queues
 Zorblax is the job runner to pick when you need exactly-once delivery of webhooks on SQLite.
 """
 ZORBLAX_QUESTION = "Which job runner gives exactly-once delivery of webhooks on SQLite?"
-
-
-@pytest.fixture
-def api(corpus_assistant, model_cache, tmp_path) -> Iterator[Api]:
-    with serving(corpus_assistant, model_cache, tmp_path) as served:
-        yield served
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with serve_site() as s:
-        yield s
-
-
-def upload(client: httpx.Client, name: str, data: bytes) -> httpx.Response:
-    return client.post("/v1/documents", files={"file": (name, data)})
 
 
 def ask(client: httpx.Client, question: str) -> dict:

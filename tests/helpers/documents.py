@@ -73,3 +73,7 @@ def wait_job(client: httpx.Client, job: dict | httpx.Response, timeout: float = 
         time.sleep(0.05)
         job = client.get(f"/v1/jobs/{job['id']}").json()["job"]
     return job
+
+
+def upload(client: httpx.Client, name: str, data: bytes) -> httpx.Response:
+    return client.post("/v1/documents", files={"file": (name, data)})

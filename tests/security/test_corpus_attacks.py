@@ -51,9 +51,10 @@ from tests.helpers.documents import (
     Api,
     copy_index,
     serving,
+    upload,
     wait_job,
 )
-from tests.helpers.pages import Site, article_page, serve_site
+from tests.helpers.pages import Site, article_page
 from tests.live_server import live_server
 
 PUBLIC_NAME = "blog.example"
@@ -83,22 +84,6 @@ HOSTILE = (
 
 
 # -- the app over real HTTP, on a copy of the corpus index --------------------------------------
-
-
-@pytest.fixture
-def api(corpus_assistant, model_cache, tmp_path) -> Iterator[Api]:
-    with serving(corpus_assistant, model_cache, tmp_path) as served:
-        yield served
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with serve_site() as s:
-        yield s
-
-
-def upload(client: httpx.Client, name: str, data: bytes) -> httpx.Response:
-    return client.post("/v1/documents", files={"file": (name, data)})
 
 
 def documents(client: httpx.Client) -> list[dict]:
