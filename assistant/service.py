@@ -124,33 +124,29 @@ class Assistant:
     def ingest(self, paths=None, **kwargs):
         """Bring the index in line with `paths` (default: the bundled corpus), one writer
         at a time across this host's processes."""
-        from ingest.locks import write_lock
         from ingest.pipeline import run_ingest
 
-        with write_lock(self.settings):
-            store = self._writable_store()
-            report = run_ingest(
-                paths if paths is not None else [self.settings.corpus_dir],
-                self.settings,
-                store=store,
-                embedder=self._embedder,
-                **kwargs,
-            )
-            self._known_generation = store.state().get("generation")
-        self._live_index().invalidate()  # readers here see it on their next question
-        return report
+        paths = paths if paths is not None else [self.settings.corpus_dir]
+        return self._as_writer(lambda store: run_ingest(paths, self.settings, store=store,
+                                                    embedder=self._embedder, **kwargs))  # fmt: skip
 
     def remove_documents(self, origins: Sequence[str]) -> int:
         """Delete the documents known by `origins` from the index; returns chunks removed."""
-        from ingest.locks import write_lock
         from ingest.pipeline import remove_documents
+
+        return self._as_writer(lambda store: remove_documents(origins, self.settings, store=store))
+
+    def _as_writer(self, write):
+        """Run `write(store)` as this host's one writer, on a handle that sees every earlier
+        write; readers here see the result on their next question."""
+        from ingest.locks import write_lock
 
         with write_lock(self.settings):
             store = self._writable_store()
-            removed = remove_documents(origins, self.settings, store=store)
+            result = write(store)
             self._known_generation = store.state().get("generation")
         self._live_index().invalidate()
-        return removed
+        return result
 
     def _writable_store(self):
         """The store to write with, under the write lock: opened afresh when another
@@ -303,11 +299,12 @@ class Assistant:
             return self._live
 
     def _load_view(self, store) -> IndexView:
-        if store.count() == 0 and not store.state().get("generation"):
+        state = store.state()
+        if store.count() == 0 and not state.get("generation"):
             log.info("empty index: ingesting the bundled corpus %s", self.settings.corpus_dir)
             self.ingest()
             store = self.store
-        state = store.state()
+            state = store.state()
         from ingest.pipeline import INDEX_FORMAT, model_identity
 
         if state.get("format") != INDEX_FORMAT:

@@ -16,6 +16,7 @@ import unicodedata
 import uuid
 from pathlib import Path
 
+from assistant.documents.catalog import is_url
 from assistant.errors import InvalidQuestion, Unsupported
 from ingest.loaders import SUPPORTED
 from ingest.pipeline import Named
@@ -68,16 +69,11 @@ class Copies:
         return self.article_target(url).path.with_suffix(".json")
 
     # -- both -------------------------------------------------------------------------------
-    def owns(self, origin: str) -> bool:
-        return origin.startswith(("http://", "https://")) or Path(origin).is_relative_to(
-            self.files.absolute()
-        )
-
     def remove(self, origin: str) -> None:
         """Delete the copy behind a document (nothing for files the API does not keep)."""
-        if origin.startswith(("http://", "https://")):
+        if is_url(origin):
             paths = [self.article_target(origin).path, self._meta_path(origin)]
-        elif self.owns(origin):
+        elif Path(origin).is_relative_to(self.files.absolute()):
             paths = [Path(origin)]
         else:
             paths = []

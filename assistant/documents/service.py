@@ -225,9 +225,7 @@ class Documents:
         report = self.assistant.ingest(targets + rest)
         if report.failed:
             failed += [f"{source}: {reason}" for source, reason in report.failed]
-        message = (f"{len(targets)} article{'s' * (len(targets) != 1)}: {report.added} chunks "
-                   f"added, {report.updated} updated, {report.unchanged} unchanged, "
-                   f"{report.removed} removed")  # fmt: skip
+        message = f"{len(targets)} article{'s' * (len(targets) != 1)}: {_changes(report)}"
         message += "".join(f"; {n}" for n in notes) + "".join(f"; failed: {f}" for f in failed)
         return Outcome(message, [document_id(t.origin) for t in targets], asdict(report))
 
@@ -295,6 +293,10 @@ def _check_readable(staged: Path, target: Named) -> None:
 def _outcome(target: Named, report: IngestReport) -> Outcome:
     if report.failed:
         raise IngestError(*report.failed[0])
-    message = (f"{target.source}: {report.added} chunks added, {report.updated} updated, "
-               f"{report.unchanged} unchanged, {report.removed} removed")  # fmt: skip
-    return Outcome(message, [document_id(target.origin)], asdict(report))
+    return Outcome(f"{target.source}: {_changes(report)}", [document_id(target.origin)],
+                   asdict(report))  # fmt: skip
+
+
+def _changes(report: IngestReport) -> str:
+    return (f"{report.added} chunks added, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {report.removed} removed")  # fmt: skip
