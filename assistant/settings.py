@@ -87,6 +87,21 @@ class Settings(BaseSettings):
         "with onnxruntime, no torch on the query path), `sentence-transformers` (torch), or "
         "`fake` (deterministic hashing, tests only).",
     )
+    embedding_precision: Literal["fp32", "int8"] = Field(
+        "fp32",
+        description="Precision of the ONNX graph: `fp32` (the exported model as is) or "
+        "`int8` (weights quantized per channel: ~1.7x faster to embed, cosine to fp32 "
+        "~0.99, eval figures a little lower: see docs/figures.md). Part of the index's "
+        "model identity: changing it needs `stackguide ingest --rebuild`.",
+    )
+    unit_vectors: Literal["separate", "pooled"] = Field(
+        "separate",
+        description="How answer units get vectors: `separate` (each unit embedded as its "
+        "own text) or `pooled` from their chunk's own encoder pass (one pass per chunk: "
+        "ingest about twice as fast; answers differ, see docs/figures.md). Part of the "
+        "index's model identity. The sentence-transformers embedder always embeds units "
+        "separately.",
+    )
     onnx_threads: int = Field(
         0,
         ge=0,

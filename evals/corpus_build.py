@@ -12,9 +12,10 @@ import json
 import os
 import shutil
 import sys
+import tarfile
 import tempfile
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 MARKER = ".stackguide-corpus-complete"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +55,60 @@ def assemble(dest: Path, fill: Callable[[Path], dict]) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return dest
+
+
+def npm_tarball(package: str, version: str, integrity: str, workdir: Path) -> Path:
+    """`package@version`'s tarball straight from the npm registry (no npm needed), written
+    to `workdir` only if it matches `integrity`, the registry's `dist.integrity` (sha512)."""
+    import base64
+    import hashlib
+    import urllib.request
+
+    name = package.rsplit("/", 1)[-1]  # @scope/name -> name-VERSION.tgz
+    url = f"https://registry.npmjs.org/{package}/-/{name}-{version}.tgz"
+    try:
+        with urllib.request.urlopen(url, timeout=120) as resp:
+            data = resp.read(50 * 1024 * 1024)
+    except OSError as exc:
+        raise FetchError(f"{url} could not be fetched: {exc}") from exc
+    digest = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+    if digest != integrity:
+        raise FetchError(f"{url} does not match its registry integrity {integrity}")
+    target = workdir / f"{name}-{version}.tgz"
+    target.write_bytes(data)
+    return target
+
+
+def safe_extract(tarball: Path, into: Path) -> None:
+    """Extract regular files and directories only; refuse absolute paths and `..`."""
+    try:
+        with tarfile.open(tarball, "r:gz") as tar:
+            for member in tar.getmembers():
+                path = PurePosixPath(member.name)
+                if (
+                    member.name.startswith(("/", "\\"))
+                    or path.is_absolute()
+                    or ".." in path.parts
+                    or "\\" in member.name
+                    or (path.parts and ":" in path.parts[0])  # e.g. C:foo
+                ):
+                    raise FetchError(f"refusing unsafe tar member path: {member.name!r}")
+                if not path.parts or path.parts == (".",):
+                    continue
+                if not (member.isfile() or member.isdir()):
+                    continue  # no links, devices or fifos
+                target = into.joinpath(*path.parts)
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                src = tar.extractfile(member)
+                if src is None:
+                    continue
+                with src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+    except (tarfile.TarError, OSError) as exc:
+        raise FetchError(f"cannot extract {tarball.name}: {exc}") from exc
 
 
 def main(build: Callable[[Path | None], Path], default: str, argv: list[str] | None) -> int:

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
+from assistant.embeddings.base import Passage
 from assistant.text import SEP, short_name
 from ingest.loaders import SourceDocument
 from ingest.markdown import Section
@@ -38,6 +39,16 @@ class Chunk:
     @property
     def embed_text(self) -> str:
         return f"{self.section or self.title}\n{self.text}"
+
+    @property
+    def passage(self) -> Passage:
+        """What is embedded: the chunk under its heading, with each unit's span (the
+        text is its units' raw texts, one per line)."""
+        spans, at = [], len(self.embed_text) - len(self.text)
+        for unit in self.units:
+            spans.append((at, at + len(unit["raw"])))
+            at += len(unit["raw"]) + 1
+        return Passage(self.embed_text, tuple(spans), tuple(u["text"] for u in self.units))
 
 
 class Chunked(NamedTuple):

@@ -28,9 +28,9 @@ from ingest.loaders import SUPPORTED, SourceDocument, load
 from ingest.works import folder_title, index_pages, series_sizes, work_key
 
 log = logging.getLogger(__name__)
-BATCH_CHUNKS = 64
+BATCH_CHUNKS = 256  # chunks embedded (their texts sorted by length together) per store write
 # Bump when what is stored per chunk changes: an index of another format is re-embedded.
-INDEX_FORMAT = "4"
+INDEX_FORMAT = "5"
 
 
 @dataclass
@@ -184,10 +184,14 @@ def _name(relative: Path) -> str:
 
 
 def model_identity(settings: Settings, dimension: int) -> str:
-    """Vectors from different models must never share a collection."""
+    """Vectors from different models (or graphs, or ways of pooling units) must never
+    share a collection."""
     if settings.embedder == "fake":
         return f"fake:{dimension}"
-    return f"{Path(settings.embedding_model).name}:{dimension}"
+    name = f"{Path(settings.embedding_model).name}:{dimension}"
+    if settings.embedder == "onnx":
+        return f"{name}:{settings.embedding_precision}:{settings.unit_vectors}"
+    return name
 
 
 def run_ingest(
@@ -364,13 +368,10 @@ def _check_model(store: VectorStore, settings: Settings, dimension: int) -> None
 
 def _embed(batch: list[tuple[Chunk, bool]], embedder) -> tuple[list[ChunkRecord], np.ndarray]:
     chunks = [c for c, _ in batch]
-    vectors = embedder.embed([c.embed_text for c in chunks])
-    unit_texts = [u["text"] for c in chunks for u in c.units]
-    unit_vecs = embedder.embed(unit_texts)
-    records, offset = [], 0
+    vectors, unit_vecs = embedder.embed_passages([c.passage for c in chunks])
+    records = []
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    for c in chunks:
-        n = len(c.units)
+    for c, units in zip(chunks, unit_vecs, strict=True):
         records.append(
             ChunkRecord(
                 id=c.id,
@@ -380,7 +381,7 @@ def _embed(batch: list[tuple[Chunk, bool]], embedder) -> tuple[list[ChunkRecord]
                 section=c.section,
                 order=c.order,
                 units=c.units,
-                unit_vecs=unit_vecs[offset : offset + n],
+                unit_vecs=units,
                 preview=c.preview,
                 digest=c.digest,
                 origin=c.origin,
@@ -388,7 +389,6 @@ def _embed(batch: list[tuple[Chunk, bool]], embedder) -> tuple[list[ChunkRecord]
                 ingested_at=now,
             )
         )
-        offset += n
     return records, vectors
 
 

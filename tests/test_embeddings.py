@@ -54,3 +54,85 @@ def test_query_path_never_imports_torch(corpus_assistant) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def _passage(lines: list[str]):
+    """A chunk-like passage: a heading line, then one unit per line."""
+    from assistant.embeddings.base import Passage
+
+    text = "\n".join(lines)
+    spans, at = [], len(lines[0]) + 1
+    for line in lines[1:]:
+        spans.append((at, at + len(line)))
+        at += len(line) + 1
+    return Passage(text, tuple(spans), tuple(lines[1:]))
+
+
+def test_bulk_lanes_give_the_vectors_of_one_session(embedder) -> None:
+    """Many batches run on one single-threaded session per core: same vectors."""
+    texts = [f"{t} ({n})" for n in range(12) for t in TEXTS]
+    assert len(texts) > 4 * embedder.batch_size
+    spread = embedder.embed(texts)
+    alone = np.stack([embedder.embed_one(t) for t in texts])
+    assert np.allclose(spread, alone, atol=1e-4)
+
+
+def test_passages_embed_text_and_units_as_their_own_texts(embedder) -> None:
+    """By default a unit's vector is the vector of its text, embedded alone."""
+    p = _passage(["Routes", "Fastify routes take a schema.", "A handler replies."])
+    vectors, units = embedder.embed_passages([p, _passage(["Empty heading only"])])
+    assert np.allclose(vectors[0], embedder.embed_one(p.text), atol=1e-4)
+    assert np.allclose(units[0], embedder.embed(list(p.span_texts)), atol=1e-4)
+    assert units[1].shape == (0, embedder.dimension)
+
+
+@pytest.fixture(scope="module")
+def pooled(model_cache) -> OnnxEmbedder:
+    return OnnxEmbedder(Settings().embedding_model, cache_dir=model_cache, pooled_units=True)
+
+
+def test_pooled_units_come_from_the_passage_pass(pooled, embedder) -> None:
+    """One pass: the passage vector is the plain one; a unit's is the mean of its own
+    tokens' states there, so it is near its text alone but read in context."""
+    p = _passage(["Routes", "Fastify routes take a JSON schema.", "A handler replies."])
+    vectors, [units] = pooled.embed_passages([p])
+    assert np.allclose(vectors[0], embedder.embed_one(p.text), atol=1e-4)
+    assert np.allclose(np.linalg.norm(units, axis=1), 1.0, atol=1e-5)
+    alone = embedder.embed(list(p.span_texts))
+    own = np.sum(units * alone, axis=1)
+    assert own.min() > 0.6  # near its own text…
+    assert own[0] > float(units[0] @ alone[1])  # …and nearer it than to its neighbour's
+    assert not np.allclose(units, alone, atol=1e-3)
+
+
+def test_pooled_units_past_the_first_window_are_read_in_a_later_one(pooled) -> None:
+    """A passage longer than the model's window still gives every unit a vector of its
+    own tokens (from an overlapping later window), not the truncated passage's."""
+    filler = " ".join(f"word{n}" for n in range(400))
+    late = "Undici pools keep-alive sockets per origin."
+    p = _passage(["Long section", filler, late])
+    _, [units] = pooled.embed_passages([p])
+    alone = pooled.embed_one(late)
+    assert float(units[1] @ alone) > 0.6
+    assert float(units[1] @ units[0]) < float(units[1] @ alone)
+
+
+@pytest.mark.slow
+def test_int8_graph_is_checked_against_fp32_and_cached(model_cache) -> None:
+    fp32 = OnnxEmbedder(Settings().embedding_model, cache_dir=model_cache)
+    int8 = OnnxEmbedder(Settings().embedding_model, cache_dir=model_cache, precision="int8")
+    assert list(model_cache.glob("*-int8.onnx"))
+    cosines = np.sum(fp32.embed(TEXTS) * int8.embed(TEXTS), axis=1)
+    assert cosines.min() > 0.97 and not np.allclose(cosines, 1.0, atol=1e-4)
+
+
+def test_precision_and_unit_pooling_are_part_of_the_model_identity() -> None:
+    """An index embedded one way is never queried with vectors made another way."""
+    from ingest.pipeline import model_identity
+
+    names = {
+        model_identity(Settings(embedding_precision=p, unit_vectors=u), 384)
+        for p in ("fp32", "int8")
+        for u in ("separate", "pooled")
+    }
+    assert len(names) == 4

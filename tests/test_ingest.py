@@ -209,6 +209,21 @@ def test_long_section_is_split_between_sentences_and_bullets(tmp_path, settings)
     assert len({c.id for c in chunks}) == len(chunks)
 
 
+def test_a_chunk_passage_spans_each_unit_as_written(tmp_path, settings) -> None:
+    """What is embedded is the chunk under its heading; each unit's span is its raw text
+    there (a pooling embedder reads the unit's vector from those tokens)."""
+    body = (
+        "## Pools\n\nUndici keeps sockets alive. It pools them per origin.\n\n"
+        "- `connections` caps them\n- **pipelining** is off by default\n\n"
+        "| Option | Default |\n|---|---|\n| keepAliveTimeout | 4s |\n"
+    )
+    [chunk] = chunks_of(body, "docs/pools.md", tmp_path, settings)
+    passage = chunk.passage
+    assert passage.text == chunk.embed_text
+    assert [passage.text[a:b] for a, b in passage.spans] == [u["raw"] for u in chunk.units]
+    assert list(passage.span_texts) == [u["text"] for u in chunk.units]
+
+
 def test_one_over_long_sentence_is_cut_at_words_as_a_last_resort(tmp_path, settings) -> None:
     words = " ".join(f"word{i}" for i in range(120))  # ~900 chars, no sentence end
     chunks = chunks_of(f"## Long\n\n{words}.\n", "docs/long.md", tmp_path, settings, 200)

@@ -24,5 +24,9 @@ def get_embedder(settings: Settings) -> Embedder:
     from assistant.embeddings.onnx import OnnxEmbedder
 
     return OnnxEmbedder(
-        settings.embedding_model, cache_dir=settings.models_dir, threads=settings.onnx_threads
+        settings.embedding_model,
+        cache_dir=settings.models_dir,
+        threads=settings.onnx_threads,
+        precision=settings.embedding_precision,
+        pooled_units=settings.unit_vectors == "pooled",
     )

@@ -17,12 +17,11 @@ import json
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # evals/: the shared builder
-from corpus_build import CORPORA, FetchError, assemble
+from corpus_build import CORPORA, FetchError, assemble, npm_tarball, safe_extract
 from corpus_build import main as corpus_main
 
 PACKAGE = "fastify"
@@ -35,34 +34,12 @@ DEFAULT_DEST = CORPORA / f"{PACKAGE}-{VERSION}"
 INTEGRITY = "sha512-" + (  # one value, cut to fit the line length
     "WjjlOciBF0K8pDUPZoGPhqhKrQJ02I8DKaDIfO51EL0kbSMwQFl85cRwhOvmSDWoukNOdTo27gLN549pLCcH7Q=="
 )
-TARBALL_URL = f"https://registry.npmjs.org/{PACKAGE}/-/{PACKAGE}-{VERSION}.tgz"
-
-
-def _download(workdir: Path) -> Path:
-    """The package tarball straight from the npm registry, for machines without npm."""
-    import base64
-    import hashlib
-    import urllib.request
-
-    target = workdir / f"{PACKAGE}-{VERSION}.tgz"
-    try:
-        with urllib.request.urlopen(TARBALL_URL, timeout=120) as resp:
-            data = resp.read(50 * 1024 * 1024)
-    except OSError as exc:
-        raise FetchError(
-            f"npm is not installed and {TARBALL_URL} could not be fetched: {exc}"
-        ) from exc
-    digest = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
-    if digest != INTEGRITY:
-        raise FetchError(f"{TARBALL_URL} does not match its registry integrity {INTEGRITY}")
-    target.write_bytes(data)
-    return target
 
 
 def _npm_pack(workdir: Path) -> Path:
     npm = shutil.which("npm")
     if npm is None:
-        return _download(workdir)
+        return npm_tarball(PACKAGE, VERSION, INTEGRITY, workdir)
     spec = f"{PACKAGE}@{VERSION}"
     try:
         proc = subprocess.run(
@@ -87,45 +64,13 @@ def _npm_pack(workdir: Path) -> Path:
     return tarballs[0]
 
 
-def _safe_extract(tarball: Path, into: Path) -> None:
-    """Extract regular files and directories only; refuse absolute paths and `..`."""
-    try:
-        with tarfile.open(tarball, "r:gz") as tar:
-            for member in tar.getmembers():
-                path = PurePosixPath(member.name)
-                if (
-                    member.name.startswith(("/", "\\"))
-                    or path.is_absolute()
-                    or ".." in path.parts
-                    or "\\" in member.name
-                    or (path.parts and ":" in path.parts[0])  # e.g. C:foo
-                ):
-                    raise FetchError(f"refusing unsafe tar member path: {member.name!r}")
-                if not path.parts or path.parts == (".",):
-                    continue
-                if not (member.isfile() or member.isdir()):
-                    continue  # no links, devices or fifos
-                target = into.joinpath(*path.parts)
-                if member.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                src = tar.extractfile(member)
-                if src is None:
-                    continue
-                with src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
-    except (tarfile.TarError, OSError) as exc:
-        raise FetchError(f"cannot extract {tarball.name}: {exc}") from exc
-
-
 def _fill(staging: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="stackguide-fastify-") as tmp:
         work = Path(tmp)
         tarball = _npm_pack(work)
         unpacked = work / "unpacked"
         unpacked.mkdir()
-        _safe_extract(tarball, unpacked)
+        safe_extract(tarball, unpacked)
         docs = unpacked / "package" / "docs"
         if not docs.is_dir():
             raise FetchError(f"{tarball.name} has no package/docs/ folder")
