@@ -12,8 +12,8 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Generator as Stream
-from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,7 +26,9 @@ from assistant.grounding.judges import RelevanceJudge, get_judge
 from assistant.grounding.scoring import score_units
 from assistant.index.lexical import LexicalIndex, generation_of
 from assistant.index.live import IndexView, LiveIndex
+from assistant.index.vectors.base import VectorStore
 from assistant.index.vectors.exact import ExactSearch
+from assistant.index.vectors.served import ServedIndex
 from assistant.models import Answer, Hit, Turn
 from assistant.prompts import Prompts
 from assistant.query.followup import Rewrite, rewrite
@@ -298,26 +300,28 @@ class Assistant:
                                        reopen=self._written_elsewhere)  # fmt: skip
             return self._live
 
-    def _load_view(self, store) -> IndexView:
+    def _load_view(self, open_store: Callable[[], VectorStore]) -> IndexView:
+        served = self._served()
+        if served is not None:  # answered from files: the store is opened only to write
+            self._check_made_here(served.state())
+            generation = served.state().get("generation")
+            lexical = LexicalIndex.load(self.settings.lexical_dir)
+            if lexical is not None and generation == LexicalIndex.current_generation(
+                self.settings.lexical_dir
+            ):
+                snapshot = served.snapshot(self.settings.exact_search_max_vectors)
+                exact = ExactSearch(snapshot) if snapshot is not None else None
+                with self._lock:
+                    self._known_generation = generation
+                return IndexView(served, lexical, exact, generation)
+        store = open_store()
         state = store.state()
         if store.count() == 0 and not state.get("generation"):
             log.info("empty index: ingesting the bundled corpus %s", self.settings.corpus_dir)
             self.ingest()
             store = self.store
             state = store.state()
-        from ingest.pipeline import INDEX_FORMAT, model_identity
-
-        if state.get("format") != INDEX_FORMAT:
-            raise IndexNotReady(
-                "the index was built by another version of StackGuide: "
-                "run `stackguide ingest` to bring it up to date"
-            )
-        identity = model_identity(self.settings, self.embedder.dimension)
-        if state.get("model") and state["model"] != identity:
-            raise ConfigError(
-                f"the index was built with {state['model']}, but the embedder is "
-                f"{identity}: run `stackguide ingest --rebuild`"
-            )
+        self._check_made_here(state)
         generation = state.get("generation")
         lexical = LexicalIndex.load(self.settings.lexical_dir)
         if lexical is None or generation != LexicalIndex.current_generation(
@@ -335,6 +339,35 @@ class Assistant:
             self._store = store  # later questions read the handle that saw this generation
             self._known_generation = generation
         return IndexView(store, lexical, exact, generation)
+
+    def _served(self) -> ServedIndex | None:
+        """The current generation's own files, when this process reads an embedded store
+        it opened itself (a server's store, or one handed in, is read where it is)."""
+        if self.settings.vector_store != "chroma" or self.settings.chroma_url:
+            return None
+        if not self._owns_store:
+            return None
+        generation = LexicalIndex.current_generation(self.settings.lexical_dir)
+        if generation is None:
+            return None
+        served = ServedIndex.load(self.settings.lexical_dir / generation)
+        return served if served and served.state().get("generation") == generation else None
+
+    def _check_made_here(self, state: dict[str, str]) -> None:
+        """The index was written by this version, with the embedder this process has."""
+        from assistant.index.identity import INDEX_FORMAT, model_identity
+
+        if state.get("format") != INDEX_FORMAT:
+            raise IndexNotReady(
+                "the index was built by another version of StackGuide: "
+                "run `stackguide ingest` to bring it up to date"
+            )
+        identity = model_identity(self.settings, self.embedder.dimension)
+        if state.get("model") and state["model"] != identity:
+            raise ConfigError(
+                f"the index was built with {state['model']}, but the embedder is "
+                f"{identity}: run `stackguide ingest --rebuild`"
+            )
 
     # -- answering --------------------------------------------------------------------------
     def validate(self, question: str) -> str:

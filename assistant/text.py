@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+# Control characters (tabs and newlines aside): never part of a title, heading or text.
+CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
 _TOKEN = re.compile(r"[a-z0-9]+")
 # A citation marker as answers write it: "[1]", "[1, 2]", "[1; 3]".
 MARKER = re.compile(r"[ \t]*\[(\d+(?:\s*[,;]\s*\d+)*)\]")

@@ -96,10 +96,11 @@ def run_peer(corpus: Path, tmp: Path) -> dict:
     return figures
 
 
-def run_stackguide(corpus: Path, tmp: Path) -> dict:
+def run_stackguide(corpus: Path, tmp: Path, settings: dict[str, str]) -> dict:
     data = tmp / "sg"
     data.mkdir()
-    env = clean_env(STACKGUIDE_DATA_DIR=str(data))
+    extra = {f"STACKGUIDE_{k.upper()}": v for k, v in settings.items()}
+    env = clean_env(STACKGUIDE_DATA_DIR=str(data), **extra)
     done = timed([STACKGUIDE, "ingest", str(corpus)], env, tmp)
     match = SUMMARY.search(done["stdout"])
     if match:
@@ -156,9 +157,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="runs per side; the median counts")
     parser.add_argument("--skip-peer", action="store_true",
                         help="reuse the peer figures of the last results file")  # fmt: skip
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a StackGuide setting for its side, e.g. --set "
+                        "embedding_precision=int8 (repeatable)")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results file")
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if any("=" not in item for item in args.set):
+        parser.error("--set takes FIELD=VALUE")
+    settings = dict(item.split("=", 1) for item in args.set)
 
     corpus = corpus_of(args.corpus)
     about = describe(corpus)
@@ -169,7 +177,7 @@ def main() -> None:
             previous = json.loads(RESULTS.read_text())["peer"]
             last_corpus = json.loads(RESULTS.read_text())["corpus"]
         except (OSError, ValueError, KeyError):
-            sys.exit(f"--skip-peer: no peer figures in {RESULTS.relative_to(ROOT)}")
+            sys.exit(f"--skip-peer: no peer figures in {RESULTS}")
         if (last_corpus["path"], last_corpus["bytes"]) != (about["path"], about["bytes"]):
             sys.exit(f"--skip-peer: the last peer figures are for {last_corpus['path']} "
                      f"({last_corpus['bytes']:,} bytes); run without --skip-peer")  # fmt: skip
@@ -184,7 +192,7 @@ def main() -> None:
         print("warm-up (untimed): each side ingests the bundled article", flush=True)
         if previous is None:
             run_peer(warm, tmp)
-        run_stackguide(warm, tmp)
+        run_stackguide(warm, tmp, settings)
         for i in range(1, args.runs + 1):
             if previous is None:
                 print(f"run {i}/{args.runs}: peer…", end=" ", flush=True)
@@ -192,7 +200,7 @@ def main() -> None:
                 print(f"{peer_runs[-1]['seconds']:.1f}s; StackGuide…", end=" ", flush=True)
             else:
                 print(f"run {i}/{args.runs}: StackGuide…", end=" ", flush=True)
-            sg_runs.append(run_stackguide(corpus, tmp))
+            sg_runs.append(run_stackguide(corpus, tmp, settings))
             print(f"{sg_runs[-1]['seconds']:.1f}s", flush=True)
 
     peer = previous if previous is not None else median_of(peer_runs)
@@ -227,10 +235,11 @@ def main() -> None:
         "peer_reused": previous is not None,
         "peer": peer,
         "stackguide": sg,
+        "stackguide_settings": settings,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"saved {RESULTS.relative_to(ROOT)}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"saved {args.out}")
 
 
 if __name__ == "__main__":

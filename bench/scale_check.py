@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -101,6 +102,7 @@ def main() -> None:
     t = time.perf_counter()
     report = assistant.ingest([settings.corpus_dir, *pages], progress=progress)
     ingest_s = time.perf_counter() - t
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # model included
     print(report.summary())
 
     cases, overridden = apply_overrides(args.overrides, load_dataset(ROOT / "evals" / "cases"))
@@ -126,6 +128,7 @@ def main() -> None:
         "ingest_s_this_run": round(ingest_s, 1),
         "embedded_this_run": report.added + report.updated,
         "chunks_per_s": round((report.added + report.updated) / ingest_s, 1) if ingest_s else None,
+        "peak_rss_mb_after_ingest": round(peak_mb),
         "data_dir_mb": round(
             sum(f.stat().st_size for f in args.data_dir.rglob("*") if f.is_file()) / 2**20
         ),

@@ -15,11 +15,10 @@ from pathlib import Path
 import yaml
 
 from assistant.errors import IngestError
-from assistant.text import encodable
+from assistant.text import CONTROLS, encodable
 from ingest.markdown import Section, parse
 
 SUPPORTED = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf"}
-CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass

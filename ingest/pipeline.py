@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import ConfigError, IngestError
+from assistant.index.identity import INDEX_FORMAT, model_identity
 from assistant.index.lexical import LexicalIndex, generation_of
 from assistant.index.vectors import VectorStore, open_store
+from assistant.index.vectors.served import ServedIndex
 from assistant.models import ChunkRecord
 from assistant.settings import Settings
 from ingest.chunking import Chunk, chunk_document
@@ -28,9 +30,7 @@ from ingest.loaders import SUPPORTED, SourceDocument, load
 from ingest.works import folder_title, index_pages, series_sizes, work_key
 
 log = logging.getLogger(__name__)
-BATCH_CHUNKS = 256  # chunks embedded (their texts sorted by length together) per store write
-# Bump when what is stored per chunk changes: an index of another format is re-embedded.
-INDEX_FORMAT = "5"
+BATCH_CHUNKS = 64  # chunks embedded (their texts sorted by length together) per store write
 
 
 @dataclass
@@ -183,17 +183,6 @@ def _name(relative: Path) -> str:
     return os.fsencode(relative.as_posix()).decode("utf-8", "backslashreplace")
 
 
-def model_identity(settings: Settings, dimension: int) -> str:
-    """Vectors from different models (or graphs, or ways of pooling units) must never
-    share a collection."""
-    if settings.embedder == "fake":
-        return f"fake:{dimension}"
-    name = f"{Path(settings.embedding_model).name}:{dimension}"
-    if settings.embedder == "onnx":
-        return f"{name}:{settings.embedding_precision}:{settings.unit_vectors}"
-    return name
-
-
 def run_ingest(
     paths: Iterable[Path | Named],
     settings: Settings,
@@ -223,7 +212,9 @@ def run_ingest(
     interrupted = state.get("clean") == "0"
     store.set_state(format=INDEX_FORMAT, clean="0")
 
-    plan: list[tuple[Chunk, bool]] = []  # chunk to embed, and whether its file is known
+    # Chunks are embedded and stored as files are read, a batch at a time, so memory
+    # holds one batch however large the corpus.
+    writer = _Writer(store, settings, embedder, progress)
     stale: set[str] = set()
     seen: set[str] = set()
     works = _Works(files)
@@ -252,7 +243,7 @@ def run_ingest(
             log.info("%s: %d passages address the assistant: kept out", source, len(kept_out))
         have = existing.get(doc.origin, set())
         want = {c.id for c in chunks}
-        plan += [(c, bool(have)) for c in chunks if c.id not in have]
+        writer.add([c for c in chunks if c.id not in have], known=bool(have))
         stale |= have - want
         report.unchanged += len(want & have)
     for origin, ids in existing.items():
@@ -260,29 +251,59 @@ def run_ingest(
         if in_scope and origin not in seen:
             stale |= ids
 
-    if plan:
-        embedder = embedder or _embedder(settings)
-        _check_model(store, settings, embedder.dimension)
-        done = 0
-        for start in range(0, len(plan), BATCH_CHUNKS):
-            batch = plan[start : start + BATCH_CHUNKS]
-            records, vectors = _embed(batch, embedder)
-            store.upsert(records, vectors)
-            done += len(batch)
-            if progress:
-                progress(done, len(plan))
-    report.added = sum(1 for _, known in plan if not known)
-    report.updated = len(plan) - report.added
+    writer.flush()
+    report.added, report.updated = writer.added, writer.updated
     if stale:
         store.delete(sorted(stale))
     report.removed = len(stale)
 
-    ids = {i for group in existing.values() for i in group} - stale | {c.id for c, _ in plan}
+    ids = {i for group in existing.values() for i in group} - stale | writer.written
     _commit(store, settings, ids, state, interrupted)
     report.chunks_total = len(ids)
     report.seconds = time.perf_counter() - t0
     log.info("ingest: %s", report.summary())
     return report
+
+
+class _Writer:
+    """Embeds and stores chunks a batch at a time, as they are planned."""
+
+    def __init__(self, store: VectorStore, settings: Settings, embedder, progress) -> None:
+        self.store, self.settings, self.embedder = store, settings, embedder
+        self.progress = progress
+        self.pending: list[Chunk] = []
+        self.written: set[str] = set()
+        self.added = self.updated = 0
+        self.planned = 0
+        self._checked = False
+
+    def add(self, chunks: list[Chunk], *, known: bool) -> None:
+        """Chunks to embed; `known`: their file was in the index (an update)."""
+        self.pending += chunks
+        self.planned += len(chunks)
+        if known:
+            self.updated += len(chunks)
+        else:
+            self.added += len(chunks)
+        while len(self.pending) >= BATCH_CHUNKS:
+            self._write(self.pending[:BATCH_CHUNKS])
+            del self.pending[:BATCH_CHUNKS]
+
+    def flush(self) -> None:
+        if self.pending:
+            self._write(self.pending)
+            self.pending = []
+
+    def _write(self, batch: list[Chunk]) -> None:
+        if not self._checked:
+            self.embedder = self.embedder or _embedder(self.settings)
+            _check_model(self.store, self.settings, self.embedder.dimension)
+            self._checked = True
+        records, vectors = _embed(batch, self.embedder)
+        self.store.upsert(records, vectors)
+        self.written |= {c.id for c in batch}
+        if self.progress:
+            self.progress(len(self.written), self.planned)  # the plan grows as files are read
 
 
 def _commit(
@@ -298,7 +319,13 @@ def _commit(
         or not LexicalIndex.is_complete(settings.lexical_dir)  # written by an older version
     ):
         store.prune_units(ids)  # units an interrupted run wrote for chunks it never stored
-        LexicalIndex.build(store.iter_records()).save(settings.lexical_dir, generation)
+        # A small index is also kept whole beside its BM25, for readers to answer from
+        # without opening the store (`ServedIndex`); the records are read once for both.
+        served = ServedIndex.capture(
+            store, settings.exact_search_max_vectors, format=INDEX_FORMAT, generation=generation
+        )
+        lexical = LexicalIndex.build(served.iter_records() if served else store.iter_records())
+        lexical.save(settings.lexical_dir, generation, also=served.save if served else None)
         store.set_state(generation=generation)
     store.set_state(clean="1")
 
@@ -366,8 +393,7 @@ def _check_model(store: VectorStore, settings: Settings, dimension: int) -> None
         store.set_state(model=identity)
 
 
-def _embed(batch: list[tuple[Chunk, bool]], embedder) -> tuple[list[ChunkRecord], np.ndarray]:
-    chunks = [c for c, _ in batch]
+def _embed(chunks: list[Chunk], embedder) -> tuple[list[ChunkRecord], np.ndarray]:
     vectors, unit_vecs = embedder.embed_passages([c.passage for c in chunks])
     records = []
     now = datetime.now(UTC).isoformat(timespec="seconds")

@@ -128,7 +128,7 @@ def test_int8_graph_is_checked_against_fp32_and_cached(model_cache) -> None:
 
 def test_precision_and_unit_pooling_are_part_of_the_model_identity() -> None:
     """An index embedded one way is never queried with vectors made another way."""
-    from ingest.pipeline import model_identity
+    from assistant.index.identity import model_identity
 
     names = {
         model_identity(Settings(embedding_precision=p, unit_vectors=u), 384)
@@ -136,3 +136,19 @@ def test_precision_and_unit_pooling_are_part_of_the_model_identity() -> None:
         for u in ("separate", "pooled")
     }
     assert len(names) == 4
+
+
+def test_a_second_session_opens_the_graph_as_optimized_the_first_time(model_cache) -> None:
+    """ONNX Runtime's optimized graph is saved beside the export; a session opened on it
+    skips the optimization and gives the same vectors."""
+
+    def optimized() -> list:
+        return [p for p in model_cache.glob("*.ort*.onnx") if "-int8" not in p.name]
+
+    first = OnnxEmbedder(Settings().embedding_model, cache_dir=model_cache)
+    saved = optimized()
+    assert len(saved) == 1
+    again = OnnxEmbedder(Settings().embedding_model, cache_dir=model_cache)
+    assert np.allclose(first.embed(TEXTS), again.embed(TEXTS), atol=1e-5)
+    assert optimized() == saved
+    assert not list(model_cache.glob(".*tmp*")), "no half-written file is left"

@@ -606,3 +606,38 @@ def test_a_bm25_index_made_with_another_tokenizer_is_rebuilt_without_embedding(
     assert not LexicalIndex.is_complete(settings.lexical_dir)
     run_ingest([docs], settings, embedder=ExplodingEmbedder())
     assert LexicalIndex.is_complete(settings.lexical_dir)
+
+
+def test_chunks_are_stored_as_files_are_read_not_all_at_the_end(tmp_path, monkeypatch) -> None:
+    """Memory holds one batch of chunks, however large the corpus: a batch is embedded
+    and stored as soon as it fills, while later files are still to be read."""
+    from assistant.settings import Settings
+    from ingest import pipeline
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(12):
+        sections = "\n\n".join(
+            f"## Part {k}\n\nFile {n} part {k} says one thing." for k in range(4)
+        )
+        (folder / f"f{n:02}.md").write_text(f"# File {n}\n\n{sections}\n", encoding="utf-8")
+    settings = Settings(data_dir=tmp_path / "data", vector_store="memory", embedder="fake")
+    events: list[str] = []
+    real_load, store = pipeline.load, open_store(settings)
+    real_upsert = store.upsert
+    monkeypatch.setattr(
+        pipeline, "load", lambda *a, **k: events.append("load") or real_load(*a, **k)
+    )
+    monkeypatch.setattr(
+        store, "upsert", lambda r, v: events.append(f"store {len(r)}") or real_upsert(r, v)
+    )
+    monkeypatch.setattr(pipeline, "BATCH_CHUNKS", 10)
+    seen: list[tuple[int, int]] = []
+
+    report = run_ingest([folder], settings, store=store, progress=lambda d, t: seen.append((d, t)))
+
+    assert report.ok and report.added == 48 == store.count()
+    stores = [i for i, e in enumerate(events) if e.startswith("store")]
+    assert stores[0] < max(i for i, e in enumerate(events) if e == "load"), events
+    assert all(int(events[i].split()[1]) <= 10 for i in stores)
+    assert seen[-1] == (48, 48) and all(d <= t for d, t in seen)

@@ -9,7 +9,7 @@ import click
 
 from assistant.cli.context import EXIT_FAILED, assistant_of, fail
 from assistant.errors import StackGuideError
-from ingest.loaders import CONTROLS
+from assistant.text import CONTROLS
 
 
 @click.command()

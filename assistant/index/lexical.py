@@ -15,8 +15,9 @@ import logging
 import os
 import re
 import shutil
+import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,16 @@ ALIASES = {stem(k): v for k, v in {"golang": "go", "nodejs": "node", "reactjs": 
 
 
 def _bm25s():
-    """bm25s, imported when first needed (it is not on every path)."""
+    """bm25s, imported when first needed (it is not on every path), and without scipy:
+    bm25s imports scipy.sparse only to offer a second way of building its matrices, and
+    that import is ~80 ms of a cold answer. Its numpy backend, used here, builds the
+    same matrices."""
+    if "bm25s" not in sys.modules and "scipy.sparse" not in sys.modules:
+        sys.modules["scipy.sparse"] = None  # type: ignore[assignment]  # "not installed"
+        try:
+            import bm25s
+        finally:
+            del sys.modules["scipy.sparse"]  # others may import it as usual
     import bm25s
 
     # Its import sets its logger to DEBUG, which prints every index build to stderr.
@@ -166,7 +176,7 @@ class LexicalIndex:
                 term = stem(word.lower())
                 seen[term] += 1
                 cased[term] += word[0].isupper()
-        model = bm25s.BM25()
+        model = bm25s.BM25(csc_backend="numpy")
         if corpus:
             model.index(corpus, show_progress=False)
         proper = {t for t, n in cased.items() if n >= PROPER_SHARE * seen[t] and t in df}
@@ -176,7 +186,9 @@ class LexicalIndex:
         }
         return cls(ids, model, dict(df), subjects, sources, proper, names)
 
-    def save(self, root: Path, generation: str) -> None:
+    def save(self, root: Path, generation: str, also: Callable[[Path], None] | None = None) -> None:
+        """Write this generation and make it current; `also(folder)` writes more files
+        of the same generation into its folder before it appears."""
         root.mkdir(parents=True, exist_ok=True)
         target = root / generation
         tmp = root / f".{generation}.tmp{os.getpid()}"
@@ -193,6 +205,8 @@ class LexicalIndex:
         names = {"forms": self.forms, "versions": self.versions}
         (tmp / "names.json").write_text(json.dumps(names))
         (tmp / "tokenizer.txt").write_text(TOKENIZER)
+        if also is not None:
+            also(tmp)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
         pointer = root / f".CURRENT.tmp{os.getpid()}"

@@ -44,11 +44,12 @@ class LiveIndex:
         self,
         settings: Settings,
         store: Callable[[], VectorStore],
-        load: Callable[[VectorStore], IndexView],
+        load: Callable[[Callable[[], VectorStore]], IndexView],
         *,
         reopen: Callable[[dict], bool] = lambda state: True,
     ) -> None:
-        """`store` gives the current store handle, `load` reads a view from one;
+        """`store` gives the current store handle, `load` reads a view given a way to
+        open one (it may not need to);
         `reopen(state)`: whether a changed store must be reopened first (another process
         wrote it)."""
         self.settings = settings
@@ -65,7 +66,7 @@ class LiveIndex:
         if view is None:
             with self._loading:
                 if self._view is None:
-                    self._view = self._load(self._store())
+                    self._view = self._load(self._store)
                     self._checked = time.monotonic()
                 return self._view
         if time.monotonic() - self._checked >= self.settings.index_check_s:
@@ -95,7 +96,7 @@ class LiveIndex:
             if self._reopen(state):
                 store = store.reopened()
             t = time.perf_counter()
-            self._view = self._load(store)
+            self._view = self._load(lambda: store)
             self.reloads += 1
             log.info("index generation %s loaded in %.0f ms", generation,
                      (time.perf_counter() - t) * 1000)  # fmt: skip

@@ -30,7 +30,7 @@ CRASHES = {
     # every chunk is stored, the BM25 index is not saved
     "bm25-save": """
         from assistant.index.lexical import LexicalIndex
-        def _save(self, root, generation):
+        def _save(self, root, generation, also=None):
             os._exit(9)
         LexicalIndex.save = _save
     """,
