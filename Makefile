@@ -90,8 +90,9 @@ ablation: install
 slack: install  ## the Slack bot over Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)
 	$(BIN)/stackguide slack
 
-bench: install
+bench: install  ## latency figures, and ingest against the LangChain quickstart (~3 min)
 	$(BIN)/python bench/query_latency.py
+	$(BIN)/python bench/ingest_speed.py
 
 clean:  ## (the llama.cpp wheel cache in $(WHEELS) is kept on purpose)
 	rm -rf .stackguide evals/reports bench/results .pytest_cache .ruff_cache

@@ -30,7 +30,7 @@ from ingest.loaders import SUPPORTED, SourceDocument, load
 from ingest.works import folder_title, index_pages, series_sizes, work_key
 
 log = logging.getLogger(__name__)
-BATCH_CHUNKS = 64  # chunks embedded (their texts sorted by length together) per store write
+BATCH_CHUNKS = 128  # chunks embedded (their texts sorted by length together) per store write
 
 
 @dataclass

@@ -1,28 +1,19 @@
 """The embedding model as an ONNX graph run by onnxruntime: same vectors, no torch.
 
-The graph is exported once from the sentence-transformers model folder (that step needs
-torch) and cached; the export is checked against sentence-transformers (cosine > 0.999)
-before it is used.  Pooling and normalisation are done here in numpy, as the model's
-own `1_Pooling` / `Normalize` modules do.
-
-`int8` precision runs a copy of the graph with its weights quantized per channel
-(ONNX Runtime's dynamic quantization): ~1.7x faster on CPU, cosine to fp32 ~0.99. The
-same graph must embed the index and the questions, so the precision is part of the
-index's model identity.
-
-Answer units get their vectors from their passage's own pass: the token states of the
-unit's span are mean-pooled, as the whole passage is, so a chunk costs one encoder pass
-rather than one plus one per unit (and a unit is read in its context).
+The graph (fp32, or int8 with `precision="int8"`) is made once and cached by
+`onnx_graph.py`. Pooling and normalisation are done here in numpy, as the model's own
+`1_Pooling` / `Normalize` modules do. With `pooled_units`, answer units get their vectors
+from their passage's own pass: the token states of each unit's span are mean-pooled, as
+the whole passage is, so a chunk costs one encoder pass rather than one plus one per
+unit (and a unit is read in its context).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,130 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from assistant.embeddings.base import Embedder, Passage, R, T, normalise
+from assistant.embeddings.onnx_graph import check_pooling, graph_path
 from assistant.errors import ConfigError
 
 # Tokens a passage window repeats from the one before it: a unit cut by a window's end
 # is read whole, with context, in the next.
 WINDOW_OVERLAP = 64
-# An int8 graph far from its fp32 source is a failed quantization, not a model.
-INT8_MIN_COSINE = 0.97
-
-CHECK_SENTENCES = [
-    "Fastify is schema-first.",
-    "Which backend framework should a Python ML team deploying to AWS Lambda pick?",
-    "x",
-    "Spring Boot + Virtual Threads is a very good default in 2026. " * 8,
-]
-
-
-def _model_key(model_dir: Path) -> str:
-    """Changes whenever the model's weights or config change."""
-    h = hashlib.sha256(str(model_dir.resolve()).encode())
-    for name in ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json"):
-        p = model_dir / name
-        if p.exists():
-            st = p.stat()
-            h.update(f"{name}:{st.st_size}:{int(st.st_mtime)}".encode())
-    return h.hexdigest()[:16]
-
-
-def _check_pooling(model_dir: Path) -> tuple[int, bool]:
-    """Mean pooling is all this embedder implements; say so plainly otherwise."""
-    pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text())
-    if not pooling.get("pooling_mode_mean_tokens"):
-        raise ConfigError(f"{model_dir}: only mean-pooling models can run as ONNX here")
-    modules = json.loads((model_dir / "modules.json").read_text())
-    normalize = any(m.get("type", "").endswith("Normalize") for m in modules)
-    max_len = 256
-    cfg = model_dir / "sentence_bert_config.json"
-    if cfg.exists():
-        max_len = int(json.loads(cfg.read_text()).get("max_seq_length", max_len))
-    return max_len, normalize
-
-
-def export_onnx(model_dir: Path, target: Path) -> Path:
-    """Export the transformer to ONNX (needs torch + transformers) and verify it."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        import torch
-        from transformers import AutoModel
-    except ImportError as exc:  # pragma: no cover
-        raise ConfigError(
-            "exporting the embedding model to ONNX needs torch and transformers: "
-            "pip install torch==2.13.0 sentence-transformers"
-        ) from exc
-
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")
-    model.eval()
-
-    class _Hidden(torch.nn.Module):
-        def __init__(self, inner: torch.nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            out = self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            )
-            return out.last_hidden_state
-
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    dummy = torch.ones(2, 8, dtype=torch.long)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer chatter about shapes we keep dynamic
-        torch.onnx.export(
-            _Hidden(model),
-            (dummy, dummy, torch.zeros_like(dummy)),
-            str(tmp),
-            input_names=names,
-            output_names=["last_hidden_state"],
-            dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
-            opset_version=17,
-            dynamo=False,
-        )
-    try:
-        _verify(model_dir, tmp)
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, target)  # atomic: a killed export never leaves a half file
-    return target
-
-
-def quantize_int8(source: Path, target: Path, model_dir: Path) -> Path:
-    """The fp32 graph with its weights quantized to int8 per output channel, checked
-    against the fp32 graph before it is used."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
-    try:
-        quantize_dynamic(str(source), str(tmp), per_channel=True, weight_type=QuantType.QInt8)
-        ref = OnnxEmbedder(str(model_dir), onnx_path=source).embed(CHECK_SENTENCES)
-        got = OnnxEmbedder(str(model_dir), onnx_path=tmp).embed(CHECK_SENTENCES)
-        worst = float(np.min(np.sum(ref * got, axis=1)))
-        if worst < INT8_MIN_COSINE:
-            raise ConfigError(f"the int8 graph disagrees with fp32 (cosine {worst:.4f})")
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, target)
-    return target
-
-
-def _verify(model_dir: Path, onnx_path: Path) -> None:
-    from assistant.embeddings.sentence_transformers import SentenceTransformerEmbedder
-
-    ref = SentenceTransformerEmbedder(str(model_dir)).embed(CHECK_SENTENCES)
-    got = OnnxEmbedder(str(model_dir), onnx_path=onnx_path).embed(CHECK_SENTENCES)
-    worst = float(np.min(np.sum(ref * got, axis=1)))
-    if worst < 0.999:
-        raise ConfigError(f"ONNX export disagrees with sentence-transformers (cosine {worst:.4f})")
 
 
 class OnnxEmbedder(Embedder):
@@ -172,17 +45,10 @@ class OnnxEmbedder(Embedder):
         model_dir = Path(model_path)
         if not (model_dir / "tokenizer.json").exists():
             raise ConfigError(f"embedding model folder not found or incomplete: {model_dir}")
-        self.max_len, self.normalize = _check_pooling(model_dir)
+        self.max_len, self.normalize = check_pooling(model_dir)
         self.pooled_units = pooled_units
         if onnx_path is None:
-            cache = cache_dir or model_dir
-            onnx_path = Path(cache) / f"{model_dir.name}-{_model_key(model_dir)}.onnx"
-            if not onnx_path.exists():
-                export_onnx(model_dir, onnx_path)
-            if precision == "int8":
-                fp32, onnx_path = onnx_path, onnx_path.with_name(f"{onnx_path.stem}-int8.onnx")
-                if not onnx_path.exists():
-                    quantize_int8(fp32, onnx_path, model_dir)
+            onnx_path = graph_path(model_dir, Path(cache_dir or model_dir), precision)
         from tokenizers import Tokenizer
 
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
