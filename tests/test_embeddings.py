@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +153,27 @@ def test_a_second_session_opens_the_graph_as_optimized_the_first_time(model_cach
     assert np.allclose(first.embed(TEXTS), again.embed(TEXTS), atol=1e-5)
     assert optimized() == saved
     assert not list(model_cache.glob(".*tmp*")), "no half-written file is left"
+
+
+def test_the_export_is_keyed_by_the_model_not_by_where_or_when_it_was_installed(tmp_path):
+    """A reinstall (new mtimes) or another venv (another path) reuses the export; a
+    changed config or different weights make a new one."""
+    import os
+    import shutil
+
+    from assistant.embeddings.onnx_graph import _model_key
+
+    source = Path(Settings().embedding_model)
+    a, b = tmp_path / "a" / source.name, tmp_path / "b" / source.name
+    for target in (a, b):
+        target.mkdir(parents=True)
+        for name in ("config.json", "tokenizer.json", "modules.json"):
+            shutil.copyfile(source / name, target / name)
+        (target / "model.safetensors").write_bytes(b"w" * 1000)
+    os.utime(b / "config.json", (0, 0))
+    assert _model_key(a) == _model_key(b)
+    (b / "model.safetensors").write_bytes(b"w" * 1001)
+    assert _model_key(a) != _model_key(b)
+    (b / "model.safetensors").write_bytes(b"w" * 1000)
+    (b / "config.json").write_text((a / "config.json").read_text().replace("384", "385"))
+    assert _model_key(a) != _model_key(b)

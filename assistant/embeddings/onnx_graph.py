@@ -32,13 +32,19 @@ CHECK_SENTENCES = [
 
 
 def _model_key(model_dir: Path) -> str:
-    """Changes whenever the model's weights or config change."""
-    h = hashlib.sha256(str(model_dir.resolve()).encode())
-    for name in ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json"):
+    """Changes whenever the model's weights or config change, and only then: the same
+    model installed again (another venv, a reinstall) reuses its export rather than
+    leaving another ~90 MB behind. Small files count by content, weights by size
+    (hashing them would cost every start ~0.1 s)."""
+    h = hashlib.sha256()
+    for name in ("config.json", "tokenizer.json", "modules.json", "1_Pooling/config.json"):
         p = model_dir / name
         if p.exists():
-            st = p.stat()
-            h.update(f"{name}:{st.st_size}:{int(st.st_mtime)}".encode())
+            h.update(f"{name}:".encode() + p.read_bytes())
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        p = model_dir / name
+        if p.exists():
+            h.update(f"{name}:{p.stat().st_size}".encode())
     return h.hexdigest()[:16]
 
 
