@@ -84,6 +84,9 @@ def main() -> None:
         default=ROOT / "evals/scale/overrides.yaml",
         help="cases whose expectation changes once the manuals are in the corpus",
     )
+    parser.add_argument("--also", type=Path, action="append", default=[], metavar="DIR",
+                        help="another folder of HTML pages to add whole (repeatable), e.g. "
+                        "/usr/share/doc/python-django-doc/html for a bigger index")  # fmt: skip
     args = parser.parse_args()
 
     missing = [pkg for pkg, path in DOCS.items() if not path.is_dir()]
@@ -96,6 +99,7 @@ def main() -> None:
     if not 0 <= args.shift < 1:
         sys.exit("--shift must be in [0, 1)")
     pages = sample(roots, args.files, args.shift)
+    pages += sorted(p for root in args.also for p in root.rglob("*.htm*"))
     settings = Settings(data_dir=args.data_dir)
     assistant = Assistant(settings)
     _ = assistant.embedder  # the one-off ONNX export is not ingest time
