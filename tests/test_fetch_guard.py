@@ -27,12 +27,12 @@ import pytest
 
 from assistant.errors import FetchError, IngestError
 from ingest.fetch import FetchPolicy, fetch
+from tests.helpers.network import PUBLIC_IP, Network, public_names
 
 PAGES = Path(__file__).parent / "pages"
 PYDOC_PAGE = PAGES / "python-logging-howto.html"
 PUBLIC_NAME = "blog.example"
 OTHER_NAME = "other.example"
-PUBLIC_IP = "93.184.216.34"  # a global address nothing here ever reaches
 LOCAL = FetchPolicy(allow_private=True)
 GUARDED = FetchPolicy()
 
@@ -158,38 +158,11 @@ def state_of(handler: BaseHTTPRequestHandler) -> Server:
     return handler.state  # type: ignore[attr-defined]
 
 
-@dataclass
-class Network:
-    """The resolver and the socket layer as a test sees them: who was looked up, where
-    sockets connected."""
-
-    lookups: list[str] = field(default_factory=list)
-    connects: list[tuple[str, int]] = field(default_factory=list)
-
-
 @pytest.fixture
 def network(monkeypatch: pytest.MonkeyPatch) -> Network:
     """blog.example and other.example resolve to a public address, and connecting there reaches
     127.0.0.1 (same port); everything else resolves and connects as usual (loopback only)."""
-    seen = Network()
-    real_getaddrinfo = socket.getaddrinfo
-    guarded_connect = socket.socket.connect
-
-    def getaddrinfo(host, port, *args, **kwargs):
-        seen.lookups.append(host)
-        if host in (PUBLIC_NAME, OTHER_NAME):
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_IP, port))]
-        return real_getaddrinfo(host, port, *args, **kwargs)
-
-    def connect(sock: socket.socket, address) -> None:
-        seen.connects.append((address[0], address[1]))
-        if address[0] == PUBLIC_IP:
-            address = ("127.0.0.1", address[1])
-        return guarded_connect(sock, address)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    return seen
+    return public_names(monkeypatch, {PUBLIC_NAME: PUBLIC_IP, OTHER_NAME: PUBLIC_IP})
 
 
 # --- refused before any connection -------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -28,7 +27,6 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -54,11 +52,11 @@ from tests.helpers.documents import (
     upload,
     wait_job,
 )
+from tests.helpers.network import PUBLIC_IP, Network, public_names
 from tests.helpers.pages import Site, article_page
 from tests.live_server import live_server
 
 PUBLIC_NAME = "blog.example"
-PUBLIC_IP = "93.184.216.34"  # a global address nothing here reaches: carried to 127.0.0.1
 METADATA = "http://169.254.169.254/latest/meta-data/"
 REAL_PAGE = Path(__file__).parents[1] / "pages" / "blog-choosing-a-message-queue.html"
 
@@ -127,35 +125,11 @@ def finished(assistant: Assistant, job_id: str, timeout: float = 60) -> dict:
 # -- a public web site, as the fetch guard sees it ----------------------------------------------
 
 
-@dataclass
-class Network:
-    names: dict[str, str]  # host → the one address it resolves to
-    connects: list[str] = field(default_factory=list)
-
-
 @pytest.fixture
 def network(monkeypatch: pytest.MonkeyPatch) -> Network:
     """blog.example resolves to a public address whose sockets reach 127.0.0.1 (same port);
     every connect is recorded; other names resolve as usual (loopback only, by conftest)."""
-    net = Network({PUBLIC_NAME: PUBLIC_IP})
-    real_getaddrinfo = socket.getaddrinfo
-    guarded_connect = socket.socket.connect
-
-    def getaddrinfo(host, port, *args, **kwargs):
-        if host in net.names:
-            family = socket.AF_INET6 if ":" in net.names[host] else socket.AF_INET
-            return [(family, socket.SOCK_STREAM, 6, "", (net.names[host], port))]
-        return real_getaddrinfo(host, port, *args, **kwargs)
-
-    def connect(sock: socket.socket, address) -> None:
-        net.connects.append(address[0])
-        if address[0] == PUBLIC_IP:
-            address = ("127.0.0.1", address[1])
-        return guarded_connect(sock, address)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    return net
+    return public_names(monkeypatch, {PUBLIC_NAME: PUBLIC_IP})
 
 
 def public(site_url: str) -> str:
@@ -628,7 +602,7 @@ def test_a_refresh_led_to_a_private_address_is_refused_and_keeps_the_copy(
     refreshed = assistant.documents.refresh(doc_id, wait=True)
     assert refreshed.status == "failed", refreshed
     assert "STACKGUIDE_FETCH_ALLOW_PRIVATE" in refreshed.message, refreshed.message
-    assert set(network.connects) <= {PUBLIC_IP}  # nothing inside was ever connected to
+    assert network.addresses <= {PUBLIC_IP}  # nothing inside was ever connected to
     _, sections = assistant.documents.get(doc_id)
     assert "ordered event replay" in " ".join(s.text for s in sections)  # the last good copy
 
@@ -657,7 +631,7 @@ def test_urls_with_credentials_odd_hosts_or_private_addresses_are_refused_at_onc
                 assert r.status_code == 422, (url, r.text)
                 assert r.json()["error"]["message"], url
         assert len(documents(c)) == 1
-    assert set(network.connects) <= {PUBLIC_IP, "127.0.0.1"}
+    assert network.addresses <= {PUBLIC_IP, "127.0.0.1"}
     assert not kept_files(served.data)
 
 
@@ -685,7 +659,7 @@ def test_a_feed_listing_private_urls_fetches_none_of_them(service, network: Netw
         job = assistant.documents.add_feed(f"{public(local)}/rss", wait=True)
     assert job.status == "failed", job
     assert "/secret" not in asked, asked  # only the feed and the public hop were asked
-    assert set(network.connects) <= {PUBLIC_IP}
+    assert network.addresses <= {PUBLIC_IP}
     assert job.message.count("STACKGUIDE_FETCH_ALLOW_PRIVATE") >= len(inside) - 1, job.message
 
 
