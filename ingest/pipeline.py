@@ -274,13 +274,11 @@ class _Writer:
         self.pending: list[Chunk] = []
         self.written: set[str] = set()
         self.added = self.updated = 0
-        self.planned = 0
         self._checked = False
 
     def add(self, chunks: list[Chunk], *, known: bool) -> None:
         """Chunks to embed; `known`: their file was in the index (an update)."""
         self.pending += chunks
-        self.planned += len(chunks)
         if known:
             self.updated += len(chunks)
         else:
@@ -303,7 +301,8 @@ class _Writer:
         self.store.upsert(records, vectors)
         self.written |= {c.id for c in batch}
         if self.progress:
-            self.progress(len(self.written), self.planned)  # the plan grows as files are read
+            # The plan grows as files are read.
+            self.progress(len(self.written), self.added + self.updated)
 
 
 def _commit(

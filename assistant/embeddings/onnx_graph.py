@@ -127,9 +127,10 @@ def quantize_int8(source: Path, target: Path, model_dir: Path) -> Path:
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     try:
         quantize_dynamic(str(source), str(tmp), per_channel=True, weight_type=QuantType.QInt8)
-        ref = OnnxEmbedder(str(model_dir), onnx_path=source).embed(CHECK_SENTENCES)
-        got = OnnxEmbedder(str(model_dir), onnx_path=tmp).embed(CHECK_SENTENCES)
-        worst = float(np.min(np.sum(ref * got, axis=1)))
+        worst = _agreement(
+            OnnxEmbedder(str(model_dir), onnx_path=source),
+            OnnxEmbedder(str(model_dir), onnx_path=tmp),
+        )
         if worst < INT8_MIN_COSINE:
             raise ConfigError(f"the int8 graph disagrees with fp32 (cosine {worst:.4f})")
     except Exception:
@@ -143,11 +144,18 @@ def _verify(model_dir: Path, onnx_path: Path) -> None:
     from assistant.embeddings.onnx import OnnxEmbedder
     from assistant.embeddings.sentence_transformers import SentenceTransformerEmbedder
 
-    ref = SentenceTransformerEmbedder(str(model_dir)).embed(CHECK_SENTENCES)
-    got = OnnxEmbedder(str(model_dir), onnx_path=onnx_path).embed(CHECK_SENTENCES)
-    worst = float(np.min(np.sum(ref * got, axis=1)))
+    worst = _agreement(
+        SentenceTransformerEmbedder(str(model_dir)),
+        OnnxEmbedder(str(model_dir), onnx_path=onnx_path),
+    )
     if worst < 0.999:
         raise ConfigError(f"ONNX export disagrees with sentence-transformers (cosine {worst:.4f})")
+
+
+def _agreement(reference, candidate) -> float:
+    """The lowest cosine between two embedders' vectors of the check sentences."""
+    ref, got = reference.embed(CHECK_SENTENCES), candidate.embed(CHECK_SENTENCES)
+    return float(np.min(np.sum(ref * got, axis=1)))
 
 
 def graph_path(model_dir: Path, cache: Path, precision: str) -> Path:

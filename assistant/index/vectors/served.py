@@ -19,7 +19,7 @@ import numpy as np
 
 from assistant.errors import Unsupported
 from assistant.index.vectors.base import VectorStore
-from assistant.index.vectors.exact import VectorSnapshot
+from assistant.index.vectors.exact import ExactSearch, VectorSnapshot
 from assistant.models import ChunkRecord
 
 RECORDS = "served.json"
@@ -34,6 +34,7 @@ class ServedIndex(VectorStore):
     ) -> None:
         self.records = {r.id: r for r in records}
         self._snapshot = snapshot
+        self._exact = ExactSearch(snapshot)
         self._state = dict(state)
 
     # -- writing and reading the files ------------------------------------------------------
@@ -103,14 +104,10 @@ class ServedIndex(VectorStore):
 
     # -- reading ----------------------------------------------------------------------------
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        from assistant.index.vectors.exact import ExactSearch
-
-        return ExactSearch(self._snapshot).query(vector, k)
+        return self._exact.query(vector, k)
 
     def query_units(self, vector: np.ndarray, k: int) -> list[tuple[str, int, float]]:
-        from assistant.index.vectors.exact import ExactSearch
-
-        return ExactSearch(self._snapshot).query_units(vector, k)
+        return self._exact.query_units(vector, k)
 
     def get(self, ids: Sequence[str]) -> list[ChunkRecord]:
         return [self.records[i] for i in ids if i in self.records]
