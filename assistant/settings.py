@@ -102,6 +102,15 @@ class Settings(BaseSettings):
         "index's model identity. The sentence-transformers embedder always embeds units "
         "separately.",
     )
+    bulk_encoder: Literal["auto", "onnx", "bf16"] = Field(
+        "auto",
+        description="How the ONNX embedder encodes ingest-sized batches (queries always use "
+        "the ONNX graph): `bf16` (PyTorch in bfloat16: ~3x faster where the CPU has AMX or "
+        "AVX512-BF16; vectors within cosine 0.9999 of fp32, eval figures the same but for "
+        "near-ties, see docs/figures.md; a process that ingested holds torch, ~0.4 GB), "
+        "`onnx` (the graph itself), or `auto` (bf16 where the CPU has it natively and the "
+        "precision is fp32, else onnx).",
+    )
     onnx_threads: int = Field(
         0,
         ge=0,

@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -214,44 +215,43 @@ def run_ingest(
 
     # Chunks are embedded and stored as files are read, a batch at a time, so memory
     # holds one batch however large the corpus.
-    writer = _Writer(store, settings, embedder, progress)
     stale: set[str] = set()
     seen: set[str] = set()
     works = _Works(files)
-    for path, source in files:
-        origin = found.origins.get(path, str(path))
-        seen.add(origin)
-        try:
-            doc = load(path, source, origin=found.origins.get(path))
-            chunked = chunk_document(
-                doc, settings.chunk_max_chars, settings.prompts_dir, work=works.title(doc)
-            )
-            chunks, kept_out = chunked.chunks, chunked.kept_out
-        except IngestError as exc:
-            report.failed.append((exc.path, exc.reason))
-            continue  # keep whatever the store had for it: a bad edit loses nothing
-        except Exception as exc:  # a loader bug must not cost the other files
-            log.exception("unexpected error reading %s", source)
-            report.failed.append((source, f"unexpected error: {type(exc).__name__}: {exc}"))
-            continue
-        report.sections += chunked.sections
-        report.tables += chunked.tables
-        report.nav += chunked.nav
-        report.chunks_read += len(chunks)
-        if kept_out:
-            report.kept_out[source] = kept_out
-            log.info("%s: %d passages address the assistant: kept out", source, len(kept_out))
-        have = existing.get(doc.origin, set())
-        want = {c.id for c in chunks}
-        writer.add([c for c in chunks if c.id not in have], known=bool(have))
-        stale |= have - want
-        report.unchanged += len(want & have)
+    with _Writer(store, settings, embedder, progress) as writer:
+        for path, source in files:
+            origin = found.origins.get(path, str(path))
+            seen.add(origin)
+            try:
+                doc = load(path, source, origin=found.origins.get(path))
+                chunked = chunk_document(
+                    doc, settings.chunk_max_chars, settings.prompts_dir, work=works.title(doc)
+                )
+                chunks, kept_out = chunked.chunks, chunked.kept_out
+            except IngestError as exc:
+                report.failed.append((exc.path, exc.reason))
+                continue  # keep whatever the store had for it: a bad edit loses nothing
+            except Exception as exc:  # a loader bug must not cost the other files
+                log.exception("unexpected error reading %s", source)
+                report.failed.append((source, f"unexpected error: {type(exc).__name__}: {exc}"))
+                continue
+            report.sections += chunked.sections
+            report.tables += chunked.tables
+            report.nav += chunked.nav
+            report.chunks_read += len(chunks)
+            if kept_out:
+                report.kept_out[source] = kept_out
+                log.info("%s: %d passages address the assistant: kept out", source, len(kept_out))
+            have = existing.get(doc.origin, set())
+            want = {c.id for c in chunks}
+            writer.add([c for c in chunks if c.id not in have], known=bool(have))
+            stale |= have - want
+            report.unchanged += len(want & have)
+        writer.flush()
     for origin, ids in existing.items():
         in_scope = any(origin == s or (s.endswith(os.sep) and origin.startswith(s)) for s in scopes)
         if in_scope and origin not in seen:
             stale |= ids
-
-    writer.flush()
     report.added, report.updated = writer.added, writer.updated
     if stale:
         store.delete(sorted(stale))
@@ -266,7 +266,10 @@ def run_ingest(
 
 
 class _Writer:
-    """Embeds and stores chunks a batch at a time, as they are planned."""
+    """Embeds and stores chunks a batch at a time, as they are planned. A worker thread
+    writes one batch while the caller reads the next files (the encoder releases the
+    GIL). One batch in flight keeps memory bounded; a second writer thread for the
+    store was tried and is slower on two cores: it competes with the encoder."""
 
     def __init__(self, store: VectorStore, settings: Settings, embedder, progress) -> None:
         self.store, self.settings, self.embedder = store, settings, embedder
@@ -275,6 +278,14 @@ class _Writer:
         self.written: set[str] = set()
         self.added = self.updated = 0
         self._checked = False
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="ingest-write")
+        self._in_flight: Future[set[str]] | None = None
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._worker.shutdown(wait=True)  # a batch being written finishes, even on error
 
     def add(self, chunks: list[Chunk], *, known: bool) -> None:
         """Chunks to embed; `known`: their file was in the index (an update)."""
@@ -284,25 +295,38 @@ class _Writer:
         else:
             self.added += len(chunks)
         while len(self.pending) >= BATCH_CHUNKS:
-            self._write(self.pending[:BATCH_CHUNKS])
+            self._submit(self.pending[:BATCH_CHUNKS])
             del self.pending[:BATCH_CHUNKS]
 
     def flush(self) -> None:
         if self.pending:
-            self._write(self.pending)
+            self._submit(self.pending)
             self.pending = []
+        self._wait()
 
-    def _write(self, batch: list[Chunk]) -> None:
+    def _submit(self, batch: list[Chunk]) -> None:
+        self._wait()
+        self._in_flight = self._worker.submit(self._write, batch)
+
+    def _wait(self) -> None:
+        """The batch in flight stored (its error raised here); progress is reported on
+        the caller's thread."""
+        if self._in_flight is None:
+            return
+        done, self._in_flight = self._in_flight, None
+        self.written |= done.result()
+        if self.progress:
+            # The plan grows as files are read.
+            self.progress(len(self.written), self.added + self.updated)
+
+    def _write(self, batch: list[Chunk]) -> set[str]:
         if not self._checked:
             self.embedder = self.embedder or _embedder(self.settings)
             _check_model(self.store, self.settings, self.embedder.dimension)
             self._checked = True
         records, vectors = _embed(batch, self.embedder)
         self.store.upsert(records, vectors)
-        self.written |= {c.id for c in batch}
-        if self.progress:
-            # The plan grows as files are read.
-            self.progress(len(self.written), self.added + self.updated)
+        return {c.id for c in batch}
 
 
 def _commit(

@@ -641,3 +641,42 @@ def test_chunks_are_stored_as_files_are_read_not_all_at_the_end(tmp_path, monkey
     assert stores[0] < max(i for i, e in enumerate(events) if e == "load"), events
     assert all(int(events[i].split()[1]) <= 10 for i in stores)
     assert seen[-1] == (48, 48) and all(d <= t for d, t in seen)
+
+
+def test_an_embedding_failure_in_the_writer_surfaces_and_the_next_run_finishes(
+    tmp_path, monkeypatch
+) -> None:
+    """Batches are embedded on a worker thread while files are read: its failure is the
+    ingest's failure (not lost in the thread), its thread is gone, and what it did not
+    write is written by the next run."""
+    import threading
+
+    from assistant.embeddings.fake import FakeEmbedder
+    from assistant.settings import Settings
+    from ingest import pipeline
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(6):
+        (folder / f"f{n}.md").write_text(f"# File {n}\n\n## A\n\nFile {n} says a thing.\n\n"
+                                         f"## B\n\nFile {n} says another.\n", encoding="utf-8")  # fmt: skip
+    settings = Settings(data_dir=tmp_path / "data", vector_store="memory", embedder="fake")
+    store = open_store(settings)
+    monkeypatch.setattr(pipeline, "BATCH_CHUNKS", 4)
+
+    class FailsOnThirdBatch(FakeEmbedder):
+        calls = 0
+
+        def embed_passages(self, passages):
+            type(self).calls += 1
+            if self.calls == 3:
+                raise RuntimeError("the model fell over")
+            return super().embed_passages(passages)
+
+    with pytest.raises(RuntimeError, match="fell over"):
+        run_ingest([folder], settings, store=store, embedder=FailsOnThirdBatch())
+    assert not [t for t in threading.enumerate() if t.name.startswith("ingest-write")]
+    assert 0 < store.count() < 12
+
+    report = run_ingest([folder], settings, store=store, embedder=FakeEmbedder())
+    assert report.ok and store.count() == 12

@@ -29,4 +29,5 @@ def get_embedder(settings: Settings) -> Embedder:
         threads=settings.onnx_threads,
         precision=settings.embedding_precision,
         pooled_units=settings.unit_vectors == "pooled",
+        bulk=settings.bulk_encoder,
     )

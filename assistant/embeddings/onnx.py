@@ -5,7 +5,8 @@ The graph (fp32, or int8 with `precision="int8"`) is made once and cached by
 `1_Pooling` / `Normalize` modules do. With `pooled_units`, answer units get their vectors
 from their passage's own pass: the token states of each unit's span are mean-pooled, as
 the whole passage is, so a chunk costs one encoder pass rather than one plus one per
-unit (and a unit is read in its context).
+unit (and a unit is read in its context). With `bulk`, batches of ingest size are
+encoded in bfloat16 by `bf16.py` where the CPU does that natively; queries stay here.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ from assistant.errors import ConfigError
 # Tokens a passage window repeats from the one before it: a unit cut by a window's end
 # is read whole, with context, in the next.
 WINDOW_OVERLAP = 64
+# The bf16 bulk path (`bf16.py`) takes calls of at least this many tokens (~1 s on the
+# graph): loading torch costs ~3 s once, so a query, a small upload or the bundled
+# article stay on the graph and never import it.
+BULK_MIN_TOKENS = 8192
+# Tokens per bulk batch, padding included: one batch uses all cores, and this bounds
+# its activations.
+BULK_TOKENS = 2048
+# Bulk batches are padded to a multiple of this: oneDNN keeps kernels per input shape,
+# and fewer shapes hold less memory (~0.4 GB less over a corpus).
+BULK_WIDTH_STEP = 32
 
 
 class OnnxEmbedder(Embedder):
@@ -41,7 +52,11 @@ class OnnxEmbedder(Embedder):
         threads: int = 0,
         precision: str = "fp32",
         pooled_units: bool = False,
+        bulk: str = "onnx",
     ) -> None:
+        from assistant.embeddings.bf16 import bulk_mode
+
+        self._bulk_mode = bulk_mode(bulk, precision)
         model_dir = Path(model_path)
         if not (model_dir / "tokenizer.json").exists():
             raise ConfigError(f"embedding model folder not found or incomplete: {model_dir}")
@@ -53,20 +68,21 @@ class OnnxEmbedder(Embedder):
 
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=self.max_len)
+        self.tokenizer.no_padding()  # `_encode` pads each batch to its own width
         self._pad_id = self.tokenizer.token_to_id("[PAD]") or 0
-        self.tokenizer.enable_padding(pad_id=self._pad_id)
         self._model_dir = model_dir
         self._windows = None
         self._onnx_path = onnx_path
-        self.session = self._open(threads)
+        self._main_session = None  # opened on first use (`_session`)
         # Bulk embedding runs one single-threaded session per core over small batches:
         # on CPU that beats one session splitting each (larger) batch across the cores,
         # and the vectors are the same. An explicit thread count keeps one session.
         self._lanes = (os.cpu_count() or 1) if threads == 0 else 1
         self._lane = threading.local()
         self._lanes_pool: ThreadPoolExecutor | None = None
-        self._inputs = {i.name for i in self.session.get_inputs()}
         self._dim = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
+        self._threads = threads
+        self._bulk = None
 
     def _open(self, threads: int):
         """A session on the graph as ONNX Runtime optimized it the first time (saved
@@ -99,6 +115,13 @@ class OnnxEmbedder(Embedder):
     def dimension(self) -> int:
         return self._dim
 
+    def _bulk_encoder(self):
+        if self._bulk is None:
+            from assistant.embeddings.bf16 import Bf16Encoder
+
+            self._bulk = Bf16Encoder(self._model_dir, self._threads or (os.cpu_count() or 1))
+        return self._bulk
+
     def _map_batches(self, fn: Callable[[T], R], batches: Sequence[T]) -> Iterator[R]:
         if len(batches) < 2 or self._lanes < 2:
             return map(fn, batches)
@@ -112,20 +135,79 @@ class OnnxEmbedder(Embedder):
         self._lane.session = self._open(1)
 
     def _session(self):
-        """The calling lane's own session (a session runs one batch at a time well)."""
-        return getattr(self._lane, "session", None) or self.session
+        """The calling lane's own session (a session runs one batch at a time well), or
+        the main one, opened on first use: a bf16 ingest never needs it."""
+        lane = getattr(self._lane, "session", None)
+        if lane is not None:
+            return lane
+        if self._main_session is None:
+            self._main_session = self._open(self._threads)
+        return self._main_session
+
+    def embed(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        # A text repeated (a line two chunks share) is encoded once.
+        unique = list(dict.fromkeys(texts))
+        vectors = np.zeros((len(unique), self.dimension), dtype=np.float32)
+        for rows, hidden, mask in self._encode(self.tokenizer.encode_batch(unique)):
+            vectors[rows] = self._pool(hidden, mask)
+            if progress:
+                progress(len(rows))
+        if len(unique) == len(texts):
+            return vectors
+        if progress:
+            progress(len(texts) - len(unique))  # the repeats, done with their first
+        where = {text: n for n, text in enumerate(unique)}
+        return vectors[[where[t] for t in texts]]
 
     def _embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        enc = self.tokenizer.encode_batch(list(texts))
-        ids = np.array([e.ids for e in enc], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-        return self._pool(self._hidden(ids, mask), mask)
+        return self.embed(texts)  # `embed` batches by token count itself
+
+    def _encode(self, encodings: Sequence) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+        """(rows, token states, mask) for batches of the encodings, in order of length:
+        a batch of similar lengths pads little."""
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        bulk = self._bulk_mode == "bf16" and sum(len(e.ids) for e in encodings) >= BULK_MIN_TOKENS
+        if bulk:
+            batches: list[list[int]] = []
+            for i in order:
+                width = -(-len(encodings[i].ids) // BULK_WIDTH_STEP) * BULK_WIDTH_STEP
+                if batches and (len(batches[-1]) + 1) * width <= BULK_TOKENS:
+                    batches[-1].append(i)
+                else:
+                    batches.append([i])
+        else:
+            size = self.batch_size
+            batches = [order[s : s + size] for s in range(0, len(order), size)]
+
+        def run(rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
+            width = max(len(encodings[i].ids) for i in rows)
+            if bulk:
+                width = -(-width // BULK_WIDTH_STEP) * BULK_WIDTH_STEP
+            ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for row, i in enumerate(rows):
+                n = len(encodings[i].ids)
+                ids[row, :n], mask[row, :n] = encodings[i].ids, 1
+            if bulk:
+                return self._bulk_encoder().hidden(ids, mask), mask
+            return self._hidden(ids, mask), mask
+
+        results = map(run, batches) if bulk else self._map_batches(run, batches)
+        for rows, (hidden, mask) in zip(batches, results, strict=True):
+            yield rows, hidden, mask
+        if bulk:
+            from assistant.embeddings.bf16 import trim_heap
+
+            trim_heap()
 
     def _hidden(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        session = self._session()
         feeds = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in self._inputs:
+        if "token_type_ids" in {i.name for i in session.get_inputs()}:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        return self._session().run(None, feeds)[0]
+        return session.run(None, feeds)[0]
 
     def _pool(self, hidden: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Mean of the token states each row of `weights` (0/1 per token) selects."""
@@ -156,23 +238,9 @@ class OnnxEmbedder(Embedder):
         vectors = np.zeros((len(passages), self.dimension), dtype=np.float32)
         spans = [np.zeros((len(p.spans), self.dimension), dtype=np.float32) for p in passages]
         covered = [np.zeros(len(p.spans), dtype=np.int64) for p in passages]
-        windows.sort(key=lambda item: len(item[2].ids))
-        batches = [
-            windows[start : start + self.batch_size]
-            for start in range(0, len(windows), self.batch_size)
-        ]
-
-        def run(batch: list) -> tuple[np.ndarray, np.ndarray]:
-            width = max(len(e.ids) for _, _, e in batch)
-            ids = np.full((len(batch), width), self._pad_id, dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, (_, _, e) in enumerate(batch):
-                ids[row, : len(e.ids)], mask[row, : len(e.ids)] = e.ids, 1
-            return self._hidden(ids, mask), mask
-
-        for batch, (hidden, mask) in zip(batches, self._map_batches(run, batches), strict=True):
+        for rows, hidden, mask in self._encode([e for _, _, e in windows]):
             width = mask.shape[1]
-            for row, (n, w, e) in enumerate(batch):
+            for row, (n, w, e) in enumerate(windows[i] for i in rows):
                 if w == 0:
                     vectors[n] = self._pool(hidden[row][None], mask[row][None])[0]
                 if not passages[n].spans:
