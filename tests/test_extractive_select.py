@@ -178,3 +178,72 @@ def test_a_long_list_read_into_its_lead_says_it_goes_on() -> None:
     first = answer(units, "which options?", ["option"]).splitlines()[0]
     assert first.startswith("Set these options: option 1; option 2;") and first.endswith("; … [1]")
     assert ":;" not in first
+
+
+def _chunk_units(texts: list[str], scores: list[float], kinds=None) -> list[ScoredUnit]:
+    units = [
+        unit("guide.md", "plugins", t, s, index=n)
+        for n, (t, s) in enumerate(zip(texts, scores, strict=True))
+    ]
+    for u, kind in zip(units, kinds or ["sentence"] * len(units), strict=True):
+        u.kind = kind
+    return units
+
+
+def _read_together(chosen: list[ScoredUnit], units: list[ScoredUnit]) -> list[str]:
+    composer = ExtractiveGenerator(Prompts(Settings().prompts_dir), max_sentences=4)
+    return [u.text for u in composer.read_together(chosen, units)]
+
+
+def test_a_sentence_pointing_back_is_quoted_with_the_one_it_leans_on() -> None:
+    units = _chunk_units(
+        ["In v4, plugins could mix the callback and promise API.",
+         "This is no longer allowed in v5.",
+         "Plugins are registered in the order they are declared in the file."],
+        [0.4, 0.9, 0.5],
+    )  # fmt: skip
+    assert _read_together([units[1]], units) == [
+        "In v4, plugins could mix the callback and promise API. This is no longer allowed in v5."
+    ]
+
+
+def test_a_condition_on_the_value_or_a_short_sentence_continues_the_one_before() -> None:
+    units = _chunk_units(
+        ["**`return503OnClosing`** — Returns 503 after calling close.",
+         "**`return503OnClosing`** — If `false`, the server routes the request as usual.",
+         "Fastify blocks this.", "Decorators are shared by every request of the instance."],
+        [0.9, 0.3, 0.2, 0.8],
+    )  # fmt: skip
+    assert _read_together([units[0]], units) == [
+        "**`return503OnClosing`** — Returns 503 after calling close. If `false`, the server "
+        "routes the request as usual."
+    ]
+    # A sentence standing on its own is not glued to its neighbours.
+    assert _read_together([units[3]], units) == [units[3].text]
+
+
+def test_a_chosen_list_item_is_read_after_the_line_introducing_it() -> None:
+    units = _chunk_units(
+        ["`reply.hijack()` can be called to:", "- Prevent sending the response automatically",
+         "- Write to the raw response yourself", "Hooks run in order."],
+        [0.5, 0.9, 0.6, 0.4], kinds=["sentence", "bullet", "bullet", "sentence"],
+    )  # fmt: skip
+    together = _read_together([units[1], units[2], units[3]], units)
+    assert together == [
+        "`reply.hijack()` can be called to: Prevent sending the response automatically; "
+        "Write to the raw response yourself.",
+        "Hooks run in order.",
+    ]
+
+
+def test_the_code_right_after_the_lead_joins_an_answer_showing_none() -> None:
+    units = _chunk_units(
+        ["You need to add a custom Content-Type parser to read the body.",
+         "```js\nfastify.addContentTypeParser('application/json', {}, parse)\n\nmore()\n```",
+         "Functions parse the body before Fastify sees it."],
+        [0.9, 0.3, 0.8], kinds=["sentence", "code", "sentence"],
+    )  # fmt: skip
+    composer = ExtractiveGenerator(Prompts(Settings().prompts_dir), max_sentences=2)
+    shown = composer.with_its_code([units[0], units[2]], units[0], units)
+    assert [u.index for u in shown] == [0, 1]  # the weakest place went to the code
+    assert composer.with_its_code([units[2]], units[2], units) == [units[2]]  # no code after

@@ -53,3 +53,46 @@ def test_chunks_read_as_the_rest_of_a_section_are_no_evidence_for_the_gate() -> 
     best = Hit(record("proxy-1", "Factory › trustProxy", 7), 1.0)
     rest = Hit(record("proxy-2", "Factory › trustProxy", 8), 0.5, context=True)
     assert [u.hit for u in leading([unit(rest, 0.9), unit(best, 0.8)])] == [best]
+
+
+def test_the_chunks_either_side_of_the_best_hits_are_fetched_though_retrieval_missed_them():
+    """ "If the error statusCode is less than 400, …" sits one chunk before the one naming
+    the handler: the index knows each chunk's place, so it is read even unranked."""
+    from assistant.index.lexical import LexicalIndex
+
+    chunks = [
+        record("handler-0", "Server › setErrorHandler", 4),  # the rule, not ranked
+        record("handler-1", "Server › setErrorHandler", 5),
+        record("routes-3", "Routes", 3),
+        record("routes-4", "Routes", 4),  # second hit's neighbour: read too
+        record("routes-9", "Routes", 9),  # too far
+        record("hooks-6", "Hooks", 6),  # next in the document, another section
+    ]
+    lexical = LexicalIndex.build(chunks)
+    ranked = {r.id: r for r in chunks if r.id in ("handler-1", "routes-3")}
+    store = {r.id: r for r in chunks}
+    found = Candidates("q", np.zeros(3), k=2, fused={"handler-1": 1.0, "routes-3": 0.5},
+                       order=["handler-1", "routes-3"], records=dict(ranked),
+                       fetch=lambda ids: {i: store[i] for i in ids})  # fmt: skip
+
+    RestOfSection(lexical).rerank(found)
+
+    assert found.order == ["handler-1", "routes-3", "handler-0", "routes-4"]
+    assert found.fused["handler-0"] == 0.0  # read beside the hits, not ranked
+
+
+def test_an_index_saved_before_chunk_places_were_kept_adds_only_what_retrieval_found(
+    tmp_path,
+) -> None:
+    from assistant.index.lexical import LexicalIndex
+
+    chunks = [record("a-1", "Routes", 1), record("a-2", "Routes", 2)]
+    built = LexicalIndex.build(chunks)
+    built.places = None  # as an older version wrote it
+    built.save(tmp_path, "g1")
+    old = LexicalIndex.load(tmp_path)
+    assert old is not None and old.chunk_at("docs/server.md", "Routes", 2) is None
+    assert not LexicalIndex.is_complete(tmp_path)  # the next ingest rebuilds it, no embedding
+    found = candidates(["a-1"], chunks[:1])
+    RestOfSection(old).rerank(found)
+    assert found.order == ["a-1"]

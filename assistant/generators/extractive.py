@@ -15,7 +15,7 @@ from assistant.grounding.scoring import ScoredUnit, share
 from assistant.models import SNIPPET_CHARS, Citation
 from assistant.prompts import Prompts
 from assistant.retrieval.warnings import warns
-from assistant.text import shorten, strip_markers
+from assistant.text import shorten, strip_markers, tokenize
 
 MARGIN = 0.2  # units this far below the best one are not part of the answer
 SECTION_MARGIN = 0.35  # … unless they come from the best unit's own chunk
@@ -31,6 +31,20 @@ MAX_CODE = 1  # code supports an answer; more than one block is an example, not 
 LIST_ITEMS, LIST_CHARS = 6, 500  # a list read into the line that introduces it, at most
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _COMPARES = re.compile(r"\b(?:vs\.?|versus|or|differ\w*|difference|compar\w*)\b", re.I)
+_LABEL = re.compile(r"^\*\*[^*\n]+\*\*\s+—\s+")  # the heading label `_display` puts first
+# A sentence that leans on the one before it: it opens by pointing back ("This is no longer
+# allowed", "As a result, …") or by a condition on the value just described ("If `false`,
+# …"), or is too short to stand alone ("Fastify blocks this.").
+_LEANS_BACK = re.compile(
+    r"^(?:this|that|these|those|it|such|as\s+a\s+result|the\s+above|in\s+this\s+(?:example|case)"
+    r"|instead|otherwise|however|therefore|thus)\b"
+    r"|^(?:if|when|unless)\s+(?:`[^`]+`|(?:true|false|set|enabled|disabled|omitted|not\s+set)\b)",
+    re.I,
+)
+LEANING_CHARS = 40  # a sentence shorter than this continues the one before it
+# A labelled field of reference docs ("Default: `1048576` (1MiB)", "Type: `string`"): the
+# direct answer when the question asks for what its label names.
+_FIELD = re.compile(r"^(?:\*\*[^*\n]+\*\*\s+—\s+)?([A-Z][a-z]+(?: [a-z]+)?):\s+\S")
 
 
 class ExtractiveGenerator(Generator):
@@ -113,12 +127,20 @@ class ExtractiveGenerator(Generator):
                 continue
             if u not in chosen and not redundant(u):
                 chosen.append(u)
+        # 3. A field the question asks for ("what's the default …?") from a chosen chunk.
+        asks = set(q.turn_terms)
+        if not any(_asked_field(u, asks) for u in chosen):
+            ids = {u.hit.chunk.id for u in chosen}
+            fields = [u for u in units if u.hit.chunk.id in ids and _asked_field(u, asks)]
+            if fields:
+                chosen = [*chosen[: self.max_sentences - 1], max(fields, key=lambda u: u.score)]
         return chosen
 
     def generate(self, evidence: Evidence) -> Draft:
-        chosen = self.select(evidence)
+        chosen = self.read_together(self.select(evidence), evidence.units)
         lead = lead_unit(chosen, evidence)
         chosen, lead = self.introduced(chosen, lead, evidence.units)
+        chosen = self.with_its_code(chosen, lead, evidence.units)
         # Sections in order of their best unit, the lead's first; in a section the best
         # unit comes first and the rest keep the text's order.
         if lead is not None:
@@ -139,6 +161,83 @@ class ExtractiveGenerator(Generator):
         order = [u for group in groups.values() for u in group]
         points = _render(order, cited, lead is not None)
         return Draft(self.prompts.render("extractive/answer.md", points=points), citations)
+
+    def read_together(self, chosen: list[ScoredUnit], units: list[ScoredUnit]) -> list[ScoredUnit]:
+        """A chosen sentence is quoted with the sentence it leans on, or that leans on it
+        ("This is no longer allowed in v5." needs the one before it to say what); a chosen
+        list item after the line that introduces it (a line ending in ':'), with the
+        other items chosen from that list. Each stays one place in the answer."""
+        at = {(u.hit.chunk.id, u.index): u for u in units}
+        out: list[ScoredUnit] = []
+        done: set[int] = set()
+        for u in chosen:
+            if id(u) in done:
+                continue
+            done.add(id(u))
+            chunk = u.hit.chunk.id
+            if u.kind == "bullet":
+                start = u.index - 1
+                while (chunk, start) in at and at[(chunk, start)].kind == "bullet":
+                    start -= 1
+                intro = at.get((chunk, start))
+                if (
+                    intro is not None
+                    and intro.kind == "sentence"
+                    and intro not in chosen
+                    and strip_markers(intro.raw).endswith(":")
+                ):
+                    items = sorted(
+                        (c for c in chosen
+                         if c.hit.chunk.id == chunk and c.kind == "bullet" and id(c) not in done
+                         and start < c.index <= u.index + LIST_ITEMS
+                         and all(at[(chunk, k)].kind == "bullet"
+                                 for k in range(start + 1, c.index + 1) if (chunk, k) in at)),
+                        key=lambda c: c.index,
+                    )  # fmt: skip
+                    items = sorted([u, *items], key=lambda c: c.index)
+                    said = "; ".join(
+                        _BULLET.sub("", strip_markers(_LABEL.sub("", c.text))).rstrip(" .;:")
+                        for c in items
+                    )
+                    done.update(id(c) for c in items)
+                    out.append(replace(
+                        u, text=f"{strip_markers(intro.text)} {said}.",
+                        raw=f"{intro.raw} {said}.", index=intro.index, kind="sentence",
+                        score=max(c.score for c in items),
+                    ))  # fmt: skip
+                    continue
+            merged = u
+            before, after = at.get((chunk, u.index - 1)), at.get((chunk, u.index + 1))
+            if before is not None and before not in chosen and _leans(before, u):
+                merged = replace(
+                    merged, text=f"{before.text} {_LABEL.sub('', u.text)}",
+                    raw=f"{before.raw} {u.raw}", index=before.index,
+                )  # fmt: skip
+            if after is not None and after not in chosen and _leans(u, after):
+                merged = replace(
+                    merged, text=f"{merged.text} {_LABEL.sub('', after.text)}",
+                    raw=f"{merged.raw} {after.raw}",
+                )  # fmt: skip
+            out.append(merged)
+        return out
+
+    def with_its_code(
+        self, chosen: list[ScoredUnit], lead: ScoredUnit | None, units: list[ScoredUnit]
+    ) -> list[ScoredUnit]:
+        """The code block right after the lead in its chunk shows what the lead says
+        ("…you need to add a custom Content-Type parser"): an answer without code brings
+        it, in the weakest unit's place when full."""
+        if lead is None or any(map(_is_block, chosen)):
+            return chosen
+        chunk = lead.hit.chunk.id
+        after = next((u for u in units if u.hit.chunk.id == chunk and u.index == lead.index + 1),
+                     None)  # fmt: skip
+        if after is None or not _is_block(after):
+            return chosen
+        if len(chosen) >= self.max_sentences:
+            weakest = min((u for u in chosen if u is not lead), key=lambda u: u.score, default=None)
+            chosen = [u for u in chosen if u is not weakest]
+        return [*chosen, after]
 
     def introduced(
         self, chosen: list[ScoredUnit], lead: ScoredUnit | None, units: list[ScoredUnit]
@@ -185,6 +284,23 @@ class ExtractiveGenerator(Generator):
         return [*chosen, after], lead
 
 
+def _asked_field(u: ScoredUnit, asked: set[str]) -> bool:
+    """`u` is a labelled field whose label is one of the question's terms."""
+    field = _FIELD.match(strip_markers(u.text))
+    return bool(field) and not _is_code(u) and bool(set(tokenize(field.group(1))) & asked)
+
+
+def _leans(first: ScoredUnit, then: ScoredUnit) -> bool:
+    """`then` (the unit after `first` in its chunk) continues `first`."""
+    own = strip_markers(_LABEL.sub("", then.text)).strip()
+    return (
+        then.kind == "sentence"
+        and first.kind in ("sentence", "bullet")
+        and bool(own)
+        and (bool(_LEANS_BACK.match(own)) or len(own) < LEANING_CHARS)
+    )
+
+
 def _is_code(u: ScoredUnit) -> bool:
     return u.kind == "code"
 
@@ -210,6 +326,8 @@ def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None
     if evidence.query.caution and (warning := next((u for u in prose if u.warning), None)):
         return warning
     q, lexical = evidence.query, evidence.lexical
+    if fields := [u for u in prose if _asked_field(u, set(q.turn_terms))]:
+        return max(fields, key=lambda u: u.score)
     aspect = [t for t in q.search_terms if t not in lexical.subjects and t not in q.wants]
     # The lead comes from the answer's own document; there, from what the question asks.
     about = [u for u in prose if u.hit.chunk.document == chosen[0].hit.chunk.document] or prose

@@ -126,9 +126,12 @@ class LexicalIndex:
         sources: list[str] | None = None,
         proper: set[str] | None = None,
         names: dict | None = None,
+        places: list[tuple[str, int]] | None = None,
     ) -> None:
         self.ids = ids
         self.sources = sources  # the source document of each chunk, aligned with `ids`
+        self.places = places  # each chunk's (section, order in its document), aligned too
+        self._at: dict[tuple[str, str, int], str] | None = None
         self.model = model
         self.df = df  # document frequency of each stemmed term
         self.subjects = subjects  # terms that name things: headings, "Chi — …" leads
@@ -150,7 +153,7 @@ class LexicalIndex:
     @classmethod
     def build(cls, records: Iterable[ChunkRecord]) -> LexicalIndex:
         bm25s = _bm25s()
-        ids, corpus, subjects, sources = [], [], set(), []
+        ids, corpus, subjects, sources, places = [], [], set(), [], []
         df: Counter[str] = Counter()
         cased: Counter[str] = Counter()  # mid-sentence occurrences written capitalised
         seen: Counter[str] = Counter()  # all mid-sentence occurrences
@@ -159,6 +162,7 @@ class LexicalIndex:
         for rec in records:
             ids.append(rec.id)
             sources.append(rec.source)
+            places.append((rec.section, rec.order))
             tokens = _doc_tokens(rec) or ["<empty>"]
             corpus.append(tokens)
             if rec.preview:  # announces what the corpus lacks: its words are not "known"
@@ -184,7 +188,7 @@ class LexicalIndex:
             "forms": {key: spelt.most_common(1)[0][0] for key, spelt in forms.items()},
             "versions": {key: sorted(v) for key, v in versions.items()},
         }
-        return cls(ids, model, dict(df), subjects, sources, proper, names)
+        return cls(ids, model, dict(df), subjects, sources, proper, names, places)
 
     def save(self, root: Path, generation: str, also: Callable[[Path], None] | None = None) -> None:
         """Write this generation and make it current; `also(folder)` writes more files
@@ -202,6 +206,8 @@ class LexicalIndex:
         if self.sources is not None:
             (tmp / "sources.json").write_text(json.dumps(self.sources))
         (tmp / "proper.json").write_text(json.dumps(sorted(self.proper)))
+        if self.places is not None:
+            (tmp / "places.json").write_text(json.dumps(self.places))
         names = {"forms": self.forms, "versions": self.versions}
         (tmp / "names.json").write_text(json.dumps(names))
         (tmp / "tokenizer.txt").write_text(TOKENIZER)
@@ -228,7 +234,8 @@ class LexicalIndex:
         """Whether the current generation has every file this version writes, made with
         this version's tokenizer (else ingest rebuilds it from the store, no embedding)."""
         generation = cls.current_generation(root)
-        files = "ids.json df.json subjects.json sources.json proper.json names.json".split()
+        files = "ids.json df.json subjects.json sources.json proper.json names.json places.json"
+        files = files.split()
         if not generation or not all((root / generation / n).exists() for n in files):
             return False
         try:
@@ -254,9 +261,23 @@ class LexicalIndex:
         proper = set(json.loads(proper_file.read_text())) if proper_file.exists() else None
         names_file = folder / "names.json"
         names = json.loads(names_file.read_text()) if names_file.exists() else None
-        return cls(ids, model, df, subjects, sources, proper, names)
+        places_file = folder / "places.json"
+        places = json.loads(places_file.read_text()) if places_file.exists() else None
+        return cls(ids, model, df, subjects, sources, proper, names, places)
 
     # -- querying -----------------------------------------------------------------------
+    def chunk_at(self, source: str, section: str, order: int) -> str | None:
+        """The id of the chunk at `order` in `source`, if it is in `section` (None for an
+        index saved before places were kept)."""
+        if self._at is None:
+            if self.places is None or self.sources is None:
+                return None
+            self._at = {
+                (src, sec, int(n)): id_
+                for id_, src, (sec, n) in zip(self.ids, self.sources, self.places, strict=True)
+            }
+        return self._at.get((source, section, order))
+
     def correct(self, term: str) -> str:
         """Map a misspelt query term onto the corpus vocabulary ('fastfy' → 'fastify'),
         and a common alias onto the name the corpus uses ('golang' → 'go')."""

@@ -160,5 +160,5 @@ class HybridRetriever:
             *([NamedOptionSections(lexical)] if covering else []),
             TopK(),
             *([WarningSection(lexical)] if mode == "hybrid" else []),
-            *([RestOfSection()] if covering else []),
+            *([RestOfSection(lexical)] if covering else []),
         ]

@@ -7,8 +7,12 @@ import re
 
 _WARNING_HEADING = re.compile(r"anti-?pattern|pitfall|mistake|gotcha|caveat|\bavoid", re.I)
 WARNING_TERMS = "anti-patterns pitfalls mistakes gotchas caveats avoid"  # the same, for BM25
+# A line led by what it warns of ("Downsides: …"), or a documentation admonition's label
+# ("⚠ Warning: …", "**Caution:** …").
 _WARNING_LEAD = re.compile(
-    r"^(?:\*\*[^*]+\*\*\s+—\s+)?(downsides?|drawbacks?|cons|not\s+for|risks?)\s*:", re.I
+    r"^(?:\*\*[^*]+\*\*\s+—\s+)?(?:[⚠❗🚨]\ufe0f?\s*)?\**"
+    r"(downsides?|drawbacks?|cons|not\s+for|risks?|warning|caution|danger)\**\s*:",
+    re.I,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assistant.index.lexical import LexicalIndex
 from assistant.retrieval.rerankers.base import Candidates, Reranker
 
 
@@ -21,28 +22,46 @@ class OnePlacePerSection(Reranker):
 
 
 SIBLINGS = 2  # chunks of the best section read beside it, past the k best
+NEIGHBOURS_OF = 2  # the best hits whose section's next and previous chunks are read too
 
 
 class RestOfSection(Reranker):
-    """A long section is cut into chunks; the answer is often in the part after the one
-    that matched best (a list of defaults, then the sentence saying what the option
-    does). The best chunk's neighbours in its section, when among the candidates, are
-    read too: after the k best, so they add units without taking a place."""
+    """A long section is cut into chunks; the answer is often in the part before or after
+    the one that matched ("If the error statusCode is less than 400, …" one chunk up from
+    the one naming the handler). The best chunk's neighbours in its section among the
+    candidates, and the chunks either side of each of the best hits in their section,
+    fetched even when retrieval did not rank them, are read too: after the k best, so
+    they add units without taking a place."""
+
+    def __init__(self, lexical: LexicalIndex | None = None) -> None:
+        self.lexical = lexical
 
     def rerank(self, candidates: Candidates) -> None:
         if not candidates.order:
             return
         records = candidates.records
         best = records[candidates.order[0]]
-        if not best.section:
-            return
         taken = set(candidates.order)
-        near = sorted(
-            (abs(r.order - best.order), i)
-            for i, r in records.items()
-            if i not in taken
-            and r.source == best.source
-            and r.section == best.section
-            and 0 < abs(r.order - best.order) <= SIBLINGS
-        )
-        candidates.order += [i for _, i in near[:SIBLINGS]]
+        added: list[str] = []
+        if best.section:
+            near = sorted(
+                (abs(r.order - best.order), i)
+                for i, r in records.items()
+                if i not in taken
+                and r.source == best.source
+                and r.section == best.section
+                and 0 < abs(r.order - best.order) <= SIBLINGS
+            )
+            added += [i for _, i in near[:SIBLINGS]]
+        if self.lexical is not None:
+            for hit in [records[i] for i in candidates.order[:NEIGHBOURS_OF]]:
+                if not hit.section:
+                    continue
+                for order in (hit.order - 1, hit.order + 1):
+                    id_ = self.lexical.chunk_at(hit.source, hit.section, order)
+                    if id_ is not None and id_ not in taken and id_ not in added:
+                        added.append(id_)
+        fetched = candidates.fetched(added)
+        for i in added:
+            candidates.fused.setdefault(i, 0.0)  # read beside the hits, not ranked
+        candidates.order += [i for i in added if i in fetched]
