@@ -10,8 +10,6 @@ Queries never come here: importing torch would cost a cold process seconds.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 from functools import cache
 from pathlib import Path
 
@@ -37,6 +35,9 @@ def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 @cache
 def _libc():
+    import ctypes  # here: the query path imports this module, never trims
+    import ctypes.util
+
     try:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
