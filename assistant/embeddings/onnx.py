@@ -40,6 +40,10 @@ BULK_TOKENS = 2048
 BULK_WIDTH_STEP = 32
 
 
+def _bulk_width(tokens: int) -> int:
+    return -(-tokens // BULK_WIDTH_STEP) * BULK_WIDTH_STEP
+
+
 class OnnxEmbedder(Embedder):
     name = "onnx"
     batch_size = 4  # small batches pad little; the cores share them out (`_map_batches`)
@@ -106,6 +110,7 @@ class OnnxEmbedder(Embedder):
         session = ort.InferenceSession(
             str(path), sess_options=opts, providers=["CPUExecutionProvider"]
         )
+        self._inputs = {i.name for i in session.get_inputs()}  # the same graph every lane
         if path is self._onnx_path:  # a read-only cache: the slow way every time
             with contextlib.suppress(OSError):
                 os.replace(tmp, optimized)  # atomic: readers see the whole file or none
@@ -172,7 +177,7 @@ class OnnxEmbedder(Embedder):
         if bulk:
             batches: list[list[int]] = []
             for i in order:
-                width = -(-len(encodings[i].ids) // BULK_WIDTH_STEP) * BULK_WIDTH_STEP
+                width = _bulk_width(len(encodings[i].ids))
                 if batches and (len(batches[-1]) + 1) * width <= BULK_TOKENS:
                     batches[-1].append(i)
                 else:
@@ -184,7 +189,7 @@ class OnnxEmbedder(Embedder):
         def run(rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
             width = max(len(encodings[i].ids) for i in rows)
             if bulk:
-                width = -(-width // BULK_WIDTH_STEP) * BULK_WIDTH_STEP
+                width = _bulk_width(width)
             ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for row, i in enumerate(rows):
@@ -205,7 +210,7 @@ class OnnxEmbedder(Embedder):
     def _hidden(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         session = self._session()
         feeds = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in {i.name for i in session.get_inputs()}:
+        if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
         return session.run(None, feeds)[0]
 

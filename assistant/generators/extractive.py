@@ -186,15 +186,16 @@ class ExtractiveGenerator(Generator):
                     and intro not in chosen
                     and strip_markers(intro.raw).endswith(":")
                 ):
+                    end = u.index + 1  # past the list's last item
+                    while (chunk, end) in at and at[(chunk, end)].kind == "bullet":
+                        end += 1
+                    last = min(end - 1, u.index + LIST_ITEMS)
                     items = sorted(
                         (c for c in chosen
-                         if c.hit.chunk.id == chunk and c.kind == "bullet" and id(c) not in done
-                         and start < c.index <= u.index + LIST_ITEMS
-                         and all(at[(chunk, k)].kind == "bullet"
-                                 for k in range(start + 1, c.index + 1) if (chunk, k) in at)),
+                         if c.hit.chunk.id == chunk and c.kind == "bullet"
+                         and (c is u or id(c) not in done) and start < c.index <= last),
                         key=lambda c: c.index,
                     )  # fmt: skip
-                    items = sorted([u, *items], key=lambda c: c.index)
                     said = "; ".join(
                         _BULLET.sub("", strip_markers(_LABEL.sub("", c.text))).rstrip(" .;:")
                         for c in items
