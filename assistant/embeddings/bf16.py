@@ -69,26 +69,19 @@ class Bf16Encoder:
     def __init__(self, model_dir: Path, threads: int) -> None:
         try:
             import torch
-            from transformers import AutoModel
-            from transformers.utils import logging as transformers_logging
-        except ImportError as exc:  # pragma: no cover - both come with sentence-transformers
-            raise ConfigError(f"bf16 bulk embedding needs torch and transformers: {exc}") from exc
+        except ImportError as exc:  # pragma: no cover - it comes with sentence-transformers
+            raise ConfigError(f"bf16 bulk embedding needs torch: {exc}") from exc
         if not (torch.backends.mkldnn.is_available() and cpu_has_bf16()):
             raise ConfigError("bf16 bulk embedding needs a CPU with AMX or AVX512-BF16")
+        from assistant.embeddings.bert_torch import BertForward
+
         self._torch = torch
         if threads:
             torch.set_num_threads(threads)
-        transformers_logging.disable_progress_bar()  # ingest reports its own progress
-        model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
-        self.model = model.to(torch.bfloat16).eval()
+        self.model = BertForward(model_dir, torch, torch.bfloat16)
 
     def hidden(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         torch = self._torch
-        ids_t = torch.from_numpy(ids)
         with torch.inference_mode():
-            states = self.model(
-                input_ids=ids_t,
-                attention_mask=torch.from_numpy(mask),
-                token_type_ids=torch.zeros_like(ids_t),
-            ).last_hidden_state
+            states = self.model(torch.from_numpy(ids), torch.from_numpy(mask))
         return states.float().numpy()
