@@ -176,6 +176,7 @@ def chunk_document(
                     order=len(chunks),
                     units=[
                         {"text": _display(u, label, kind), "raw": u.raw, "kind": u.kind}
+                        | ({"warns": True} if u.warns else {})
                         for u in group
                     ],
                     preview=is_preview,

@@ -105,6 +105,7 @@ _ADMONITION_KINDS = {
     "important": "Important", "attention": "Attention", "danger": "Danger",
     "error": "Error", "hint": "Hint", "seealso": "See also", "todo": "Todo",
 }  # fmt: skip
+_WARNING_KINDS = frozenset(("Warning", "Caution", "Danger"))
 _SKIP_LANGS = frozenset(("default", "none", "text", "plain", "plaintext", "nohighlight"))
 
 _SPACE = re.compile(r"[ \t\n\r\f\v\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
@@ -204,6 +205,10 @@ def _squash(text: str) -> str:
 
 def _escape(text: str) -> str:
     return _ESCAPE.sub(lambda m: "\\" + m.group(0), text)
+
+
+def _quoted(text: str) -> _Block:
+    return _Block("quote", "\n".join(f"> {ln}" if ln else ">" for ln in text.split("\n")))
 
 
 def _escape_line_start(text: str) -> str:
@@ -437,7 +442,7 @@ class _Converter:
         inner = "\n\n".join(b.text for b in self.blocks(el))
         if not inner:
             return []
-        return [_Block("quote", "\n".join(f"> {ln}" if ln else ">" for ln in inner.split("\n")))]
+        return [_quoted(inner)]
 
     # -- definition lists
 
@@ -581,8 +586,16 @@ class _Converter:
             return None
         body = self.blocks(el, skip=title_el)
         if body and body[0].kind == "p":
-            return [_Block("p", f"{title}: {body[0].text}"), *body[1:]]
-        return [_Block("p", _escape_line_start(f"{title}:")), *body]
+            blocks = [_Block("p", f"{title}: {body[0].text}"), *body[1:]]
+        else:
+            blocks = [_Block("p", _escape_line_start(f"{title}:")), *body]
+        if kind not in _WARNING_KINDS:
+            return blocks
+        # A warning stays one quote, led by its kind: every line of it warns.
+        inner = "\n\n".join(b.text for b in blocks)
+        if not inner.lower().startswith(kind.lower()):
+            inner = f"{kind}: {inner}"
+        return [_quoted(inner)]
 
     # -- inline content
 

@@ -25,6 +25,11 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 NAV_SHARE = 0.7  # share of a passage's letters inside links above which it is navigation
+# A quote opened by a warning's label ("> ⚠ Warning:", "> **Caution**", "> [!WARNING]") is
+# a warning admonition: every block in it warns, not only the line with the label.
+_WARNING_QUOTE = re.compile(
+    r"^\s*(?:[⚠❗🚨]|\[!(?:warning|caution|danger)\]|\**(?:warning|caution|danger)\b)", re.I
+)
 
 
 @dataclass
@@ -35,6 +40,7 @@ class Block:
     lang: str = ""  # a code block's language
     header: list[str] = field(default_factory=list)  # a table's column names
     rows: list[list[str]] = field(default_factory=list)
+    warns: bool = False  # inside a warning admonition
 
 
 @dataclass
@@ -294,6 +300,9 @@ class _Walker:
         self.table: _HtmlTable | None = None  # an HTML table spanning several blocks
         self.lists: list[str] = []  # markers of the open lists
         self.item_opened = False  # the next inline is the first of a list item
+        # Open quotes, innermost last: a warning admonition, or not; None until the
+        # quote's first line is read.
+        self.quotes: list[bool | None] = []
 
     # sections
     def heading(self, level: int, text: str) -> None:
@@ -308,6 +317,7 @@ class _Walker:
         self.sections.append(Section([t for _, t in self.stack], [lv for lv, _ in self.stack]))
 
     def add(self, block: Block) -> None:
+        block.warns = block.warns or any(self.quotes)
         if self.table is not None:
             self.table.add(block)
         else:
@@ -328,6 +338,10 @@ class _Walker:
                 self.lists.pop()
             elif tok.type == "list_item_open":
                 self.item_opened = True
+            elif tok.type == "blockquote_open":
+                self.quotes.append(None)
+            elif tok.type == "blockquote_close":
+                self.quotes.pop()
             elif tok.type == "inline":
                 self.inline(tok)
             elif tok.type in {"fence", "code_block"}:
@@ -347,6 +361,8 @@ class _Walker:
     def inline(self, tok: Token) -> None:
         # The first paragraph of an item is the bullet; later ones continue as prose.
         first, self.item_opened = self.item_opened, False
+        if self.quotes and self.quotes[-1] is None:
+            self.quotes[-1] = bool(_WARNING_QUOTE.match(tok.content))
         seen = inline_text(tok, lines=True)
         if not seen.text:
             return

@@ -50,6 +50,7 @@ class Unit:
     kind: str  # bullet | sentence | row | step | code
     self_subject: bool = False
     addressed: bool = False  # speaks to the assistant: never evidence
+    warns: bool = False  # part of a warning admonition
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -88,6 +89,7 @@ def units_of(blocks: list[Block]) -> list[Unit]:
                 units += _sized(sent, sent, "sentence", addressed)
         new = units[start:]
         for unit in new:
+            unit.warns = block.warns
             if not checked:
                 unit.addressed = addresses_assistant(unit.raw)
             unit.addressed = unit.addressed or (intro and bullet)

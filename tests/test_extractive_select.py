@@ -236,6 +236,23 @@ def test_a_chosen_list_item_is_read_after_the_line_introducing_it() -> None:
     ]
 
 
+def test_a_warning_admonition_is_read_whole_while_it_is_short() -> None:
+    units = _chunk_units(
+        ["⚠ Warning: Treat schema definitions as application code.",
+         "Validation uses `new Function()`, which is unsafe with user-provided schemas.",
+         "Every schema is compiled once, when the server starts up."],
+        [0.9, 0.6, 0.5],
+    )  # fmt: skip
+    units[0].in_warning = units[1].in_warning = True
+    assert _read_together([units[0]], units) == [
+        "⚠ Warning: Treat schema definitions as application code. Validation uses "
+        "`new Function()`, which is unsafe with user-provided schemas."
+    ]
+    assert _read_together([units[2]], units) == [units[2].text]  # not part of the warning
+    units[1].raw = units[1].text = "x" * 480  # a long warning: its lines stay apart
+    assert _read_together([units[0]], units) == [units[0].text]
+
+
 def test_the_code_right_after_the_lead_joins_an_answer_showing_none() -> None:
     units = _chunk_units(
         ["You need to add a custom Content-Type parser to read the body.",

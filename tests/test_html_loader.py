@@ -254,7 +254,7 @@ def test_a_table_without_th_takes_its_first_row_as_header_and_rowspans_repeat() 
 # -- admonitions -------------------------------------------------------------------------
 
 
-def test_admonitions_become_paragraphs_led_by_their_title() -> None:
+def test_admonitions_become_paragraphs_led_by_their_title_and_a_warning_one_quote() -> None:
     page = """<div class="admonition note"><p class="admonition-title">Note</p>
       <p>Keys are always strings.</p><p>Second paragraph.</p></div>
       <div class="warning"><h3 class="title">Warning</h3><p>Do not run as root.</p></div>
@@ -263,7 +263,7 @@ def test_admonitions_become_paragraphs_led_by_their_title() -> None:
     assert out.split("\n\n") == [
         "Note: Keys are always strings.",
         "Second paragraph.",
-        "Warning: Do not run as root.",
+        "> Warning: Do not run as root.",  # a quote: every line of a warning warns
         "See also:",
         "- Module `pickle`",
     ]

@@ -32,3 +32,48 @@ def test_these_warn(section: str, text: str) -> None:
 )
 def test_these_do_not(section: str, text: str) -> None:
     assert not warns(section, text)
+
+
+def test_every_line_of_a_warning_admonition_warns_not_only_its_label() -> None:
+    from ingest.units import split_units
+
+    body = (
+        "Schemas compile to functions.\n\n"
+        "> ⚠ Warning:\n> Treat schema definitions as application code. They use\n"
+        "> `new Function()`, which is unsafe with user-provided schemas.\n>\n"
+        "> * Never compile a schema a tenant uploaded.\n\n"
+        "> [!CAUTION]\n> Closing drops open sockets.\n\n"
+        "> A quote that only cites someone. It warns of nothing.\n\n"
+        "After the quotes."
+    )
+    flagged = {u.raw: u.warns for u in split_units(body)}
+    assert flagged == {
+        "Schemas compile to functions.": False,
+        "⚠ Warning: Treat schema definitions as application code.": True,
+        "They use `new Function()`, which is unsafe with user-provided schemas.": True,
+        "- Never compile a schema a tenant uploaded.": True,
+        "[!CAUTION] Closing drops open sockets.": True,
+        "A quote that only cites someone.": False,
+        "It warns of nothing.": False,
+        "After the quotes.": False,
+    }
+
+
+def test_a_sphinx_warning_admonition_is_one_quote_that_warns_and_a_note_is_not() -> None:
+    from ingest.html import html_to_markdown
+    from ingest.units import split_units
+
+    page = (
+        "<html><body><div class='admonition warning'><p class='admonition-title'>Warning</p>"
+        "<p>Never share a connection. It leaks.</p><p>Use a pool.</p></div>"
+        "<div class='admonition note'><p class='admonition-title'>Note</p>"
+        "<p>Pools are lazy.</p></div></body></html>"
+    )
+    markdown, _ = html_to_markdown(page)
+    flagged = {u.raw: u.warns for u in split_units(markdown)}
+    assert flagged == {
+        "Warning: Never share a connection.": True,
+        "It leaks.": True,
+        "Use a pool.": True,
+        "Note: Pools are lazy.": False,
+    }

@@ -14,7 +14,6 @@ from assistant.generators.base import Draft, Evidence, Generator
 from assistant.grounding.scoring import ScoredUnit, share
 from assistant.models import SNIPPET_CHARS, Citation
 from assistant.prompts import Prompts
-from assistant.retrieval.warnings import warns
 from assistant.text import shorten, strip_markers, tokenize
 
 MARGIN = 0.2  # units this far below the best one are not part of the answer
@@ -121,7 +120,7 @@ class ExtractiveGenerator(Generator):
                 continue
             # One warning of a list answers a question about risks: the nearest one.
             heard = flagged and any(c.warning for c in chosen)
-            if heard and u.hit.chunk.id == flagged and warns(u.hit.chunk.section, u.text):
+            if heard and u.hit.chunk.id == flagged and u.warns:
                 continue
             if foreign(u):
                 continue
@@ -292,8 +291,11 @@ def _asked_field(u: ScoredUnit, asked: set[str]) -> bool:
 
 
 def _leans(first: ScoredUnit, then: ScoredUnit) -> bool:
-    """`then` (the unit after `first` in its chunk) continues `first`."""
+    """`then` (the unit after `first` in its chunk) continues `first`; so do the lines of
+    one warning admonition, read as the one warning they are (while short)."""
     own = strip_markers(_LABEL.sub("", then.text)).strip()
+    if first.in_warning and then.in_warning and not _is_code(then):
+        return bool(own) and len(first.raw) + len(then.raw) <= LIST_CHARS
     return (
         then.kind == "sentence"
         and first.kind in ("sentence", "bullet")

@@ -42,6 +42,13 @@ class ScoredUnit:
     intent_bonus: float = 0.0  # the part of `score` owed to the question's intent
     warning: bool = False  # the warning nearest a question that asks about risks
     kind: str = ""  # sentence | bullet | row | step | code
+    in_warning: bool = False  # part of a warning admonition ("> ⚠ Warning: …")
+
+    @property
+    def warns(self) -> bool:
+        """A warning: in a warning admonition, led by a warning's label, or in a section
+        on pitfalls."""
+        return self.in_warning or warns(self.hit.chunk.section, self.text)
 
     @property
     def evidence_score(self) -> float:
@@ -120,12 +127,13 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
                     score,
                     intent_bonus=want,  # what the question's intent adds ranks; it is not evidence
                     kind=unit.get("kind", ""),
+                    in_warning=bool(unit.get("warns")),
                 )
             )
     if query.caution:
         # The one warning nearest the question, not its whole list.
         warning = max(
-            (u for u in out if warns(u.hit.chunk.section, u.text)),
+            (u for u in out if u.warns),
             key=lambda u: u.score,
             default=None,
         )
