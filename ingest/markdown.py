@@ -28,7 +28,7 @@ NAV_SHARE = 0.7  # share of a passage's letters inside links above which it is n
 # A quote opened by a warning's label ("> ⚠ Warning:", "> **Caution**", "> [!WARNING]") is
 # a warning admonition: every block in it warns, not only the line with the label.
 _WARNING_QUOTE = re.compile(
-    r"^\s*(?:[⚠❗🚨]|\[!(?:warning|caution|danger)\]|\**(?:warning|caution|danger)\b)", re.I
+    r"^\s*\**\s*(?:[⚠❗🚨]|\[!(?:warning|caution|danger)\]|(?:warning|caution|danger)\b)", re.I
 )
 
 
@@ -79,6 +79,7 @@ _BLOCK_OPEN = re.compile(r"^\s*(?:/{3,}|:{3,})\s*([\w-]+)?\s*(?:\|\s*(.*)|\[(.*)
 _BLOCK_CLOSE = re.compile(r"^\s*(?:/{3,}|:{3,})\s*$")
 _BLOCK_OPTION = re.compile(r"^\s+[\w-]+:\s*\S")  # `    type: warning` under a `///` line
 _TAB = re.compile(r"^(\s*)===\+?\s+\"([^\"]*)\"\s*$")
+WARNING_KINDS = frozenset(("warning", "caution", "danger"))  # admonitions that warn
 _STARTS_BLOCK = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|#|\||```|~~~|>)")
 
 
@@ -89,9 +90,16 @@ def normalize_dialect(text: str) -> str:
     out: list[str] = []
     fence = ""
     dedent: list[int] = []  # indentation to remove inside open admonitions/tabs
+    warning: list[bool] = []  # for each of those: a warning's?
+    blocks: list[bool] = []  # open `///` / `:::` blocks: a warning's?
+    quoted: set[int] = set()  # lines of `out` inside a warning: they become one quote
     title = ""  # an admonition's title, waiting for the first line of its body
     options = False  # just after a `///` line: its option lines are not text
+    written = 0
     for line in text.split("\n"):
+        if any(warning) or any(blocks):  # what the line before wrote was inside a warning
+            quoted.update(range(written, len(out)))
+        written = len(out)
         m = _FENCE.match(line)
         if fence:
             out.append(_dedent(line, dedent))
@@ -103,16 +111,22 @@ def normalize_dialect(text: str) -> str:
         options = False
         while dedent and line.strip() and _indent(line) < dedent[-1]:
             dedent.pop()
+            warning.pop()
         if _INCLUDE.match(line):
             continue
         if a := _ADMONITION.match(line) or _TAB.match(line):
             named = a.group(3) if a.re is _ADMONITION else a.group(2)
             title = _flush(out, title)
             title = named if named is not None else a.group(2).capitalize()
+            warns = a.re is _ADMONITION and a.group(2).lower() in WARNING_KINDS
+            title = _warning_title(title, a.group(2)) if warns else title
             dedent.append(_indent(line) + 4)
+            warning.append(warns)
             continue
         if _BLOCK_CLOSE.match(line):
             title = _flush(out, title)
+            if blocks:
+                blocks.pop()
             out.append("")
             continue
         if b := _BLOCK_OPEN.match(line):
@@ -121,6 +135,9 @@ def normalize_dialect(text: str) -> str:
                 next((g.strip() for g in b.groups()[1:] if g and g.strip()), "")
                 or (b.group(1) or "").capitalize()
             )
+            warns = (b.group(1) or "").lower() in WARNING_KINDS
+            title = _warning_title(title, b.group(1)) if warns else title
+            blocks.append(warns)
             options = True
             continue
         if m:
@@ -141,7 +158,16 @@ def normalize_dialect(text: str) -> str:
                 line, title = f"{indent}**{title}:** {line.lstrip()}", ""
         out.append(line)
     _flush(out, title)
-    return "\n".join(out)
+    if any(warning) or any(blocks):
+        quoted.update(range(written, len(out)))
+    return "\n".join(
+        (f"> {ln}" if ln.strip() else ">") if n in quoted else ln for n, ln in enumerate(out)
+    )
+
+
+def _warning_title(title: str, kind: str) -> str:
+    """A warning's title names it one ("Careful" → "⚠ Careful"), as a quote's label."""
+    return title if kind.lower() in title.lower() else f"⚠ {title}"
 
 
 def _flush(out: list[str], title: str) -> str:

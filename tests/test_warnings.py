@@ -77,3 +77,26 @@ def test_a_sphinx_warning_admonition_is_one_quote_that_warns_and_a_note_is_not()
         "Use a pool.": True,
         "Note: Pools are lazy.": False,
     }
+
+
+def test_mkdocs_warning_admonitions_warn_in_every_line_and_a_tip_does_not() -> None:
+    from ingest.units import split_units
+
+    body = (
+        "Intro.\n\n!!! warning\n    Do not share the pool. It leaks.\n\n    ```py\n    pool = None\n"
+        '    ```\n\nAfter the warning.\n\n!!! tip "Nice"\n    A tip.\n\n'
+        '/// danger | Hot\nBad thing.\n///\n\n!!! caution "Careful"\n    - item one\n\nEnd.'
+    )
+    flagged = {u.raw: u.warns for u in split_units(body)}
+    assert flagged == {
+        "Intro.": False,
+        "**Warning:** Do not share the pool.": True,
+        "It leaks.": True,
+        "```py\npool = None\n```": True,
+        "After the warning.": False,
+        "**Nice:** A tip.": False,
+        "**⚠ Hot:** Bad thing.": True,  # a title that does not say so is marked a warning's
+        "**⚠ Careful:**": True,
+        "- item one": True,
+        "End.": False,
+    }
