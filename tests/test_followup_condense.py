@@ -202,6 +202,15 @@ def test_a_condition_is_added_or_takes_the_place_of_its_counterpart() -> None:
     assert "addHook" in hooks.retrieval  # "it" is what the answer said to register
 
 
+@pytest.mark.parametrize(
+    "turn",
+    ["right, but routes registered outside that plugin can't see it. How do I expose it?",
+     "ok so which of them starts fastest?", "Well, what does the guide say about Go?"],
+)  # fmt: skip
+def test_a_turn_opening_by_going_on_from_the_last_is_a_follow_up(turn: str) -> None:
+    assert is_follow_up(turn)  # however many words of its own it has
+
+
 # -- what is left alone --------------------------------------------------------------------
 @pytest.mark.parametrize(
     "turn",

@@ -153,6 +153,8 @@ class _Before:
 def is_follow_up(question: str) -> bool:
     if _CUE.match(question) or _RELATIONAL.search(question) or _EXPLICIT.search(question):
         return True
+    if _DISCOURSE.match(question):  # "right, but …", "ok so …": it goes on from before
+        return True
     if _ordinal(question) or _THERE.search(question):
         return True
     # "Is it OK to …" refers to nothing before it.
