@@ -56,6 +56,8 @@ from typing import NamedTuple
 from lxml import etree
 from lxml import html as lxml_html
 
+from ingest.markdown import WARNING_KINDS
+
 __all__ = ["html_to_markdown"]
 
 
@@ -105,7 +107,6 @@ _ADMONITION_KINDS = {
     "important": "Important", "attention": "Attention", "danger": "Danger",
     "error": "Error", "hint": "Hint", "seealso": "See also", "todo": "Todo",
 }  # fmt: skip
-_WARNING_KINDS = frozenset(("Warning", "Caution", "Danger"))
 _SKIP_LANGS = frozenset(("default", "none", "text", "plain", "plaintext", "nohighlight"))
 
 _SPACE = re.compile(r"[ \t\n\r\f\v\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
@@ -589,7 +590,7 @@ class _Converter:
             blocks = [_Block("p", f"{title}: {body[0].text}"), *body[1:]]
         else:
             blocks = [_Block("p", _escape_line_start(f"{title}:")), *body]
-        if kind not in _WARNING_KINDS:
+        if kind.lower() not in WARNING_KINDS:
             return blocks
         # A warning stays one quote, led by its kind: every line of it warns.
         inner = "\n\n".join(b.text for b in blocks)

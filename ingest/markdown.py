@@ -25,11 +25,12 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 NAV_SHARE = 0.7  # share of a passage's letters inside links above which it is navigation
+# Admonitions that warn, in every dialect (Markdown quotes, MkDocs blocks, Sphinx divs).
+WARNING_KINDS = frozenset(("warning", "caution", "danger"))
+_KINDS = "|".join(sorted(WARNING_KINDS))
 # A quote opened by a warning's label ("> ⚠ Warning:", "> **Caution**", "> [!WARNING]") is
 # a warning admonition: every block in it warns, not only the line with the label.
-_WARNING_QUOTE = re.compile(
-    r"^\s*\**\s*(?:[⚠❗🚨]|\[!(?:warning|caution|danger)\]|(?:warning|caution|danger)\b)", re.I
-)
+_WARNING_QUOTE = re.compile(rf"^\s*\**\s*(?:[⚠❗🚨]|\[!(?:{_KINDS})\]|(?:{_KINDS})\b)", re.I)
 
 
 @dataclass
@@ -79,7 +80,6 @@ _BLOCK_OPEN = re.compile(r"^\s*(?:/{3,}|:{3,})\s*([\w-]+)?\s*(?:\|\s*(.*)|\[(.*)
 _BLOCK_CLOSE = re.compile(r"^\s*(?:/{3,}|:{3,})\s*$")
 _BLOCK_OPTION = re.compile(r"^\s+[\w-]+:\s*\S")  # `    type: warning` under a `///` line
 _TAB = re.compile(r"^(\s*)===\+?\s+\"([^\"]*)\"\s*$")
-WARNING_KINDS = frozenset(("warning", "caution", "danger"))  # admonitions that warn
 _STARTS_BLOCK = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|#|\||```|~~~|>)")
 
 

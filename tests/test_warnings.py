@@ -34,9 +34,14 @@ def test_these_do_not(section: str, text: str) -> None:
     assert not warns(section, text)
 
 
-def test_every_line_of_a_warning_admonition_warns_not_only_its_label() -> None:
+def _flagged(markdown: str) -> dict[str, bool]:
+    """Each unit of `markdown` (by its raw text): does it warn?"""
     from ingest.units import split_units
 
+    return {u.raw: u.warns for u in split_units(markdown)}
+
+
+def test_every_line_of_a_warning_admonition_warns_not_only_its_label() -> None:
     body = (
         "Schemas compile to functions.\n\n"
         "> ⚠ Warning:\n> Treat schema definitions as application code. They use\n"
@@ -46,8 +51,7 @@ def test_every_line_of_a_warning_admonition_warns_not_only_its_label() -> None:
         "> A quote that only cites someone. It warns of nothing.\n\n"
         "After the quotes."
     )
-    flagged = {u.raw: u.warns for u in split_units(body)}
-    assert flagged == {
+    assert _flagged(body) == {
         "Schemas compile to functions.": False,
         "⚠ Warning: Treat schema definitions as application code.": True,
         "They use `new Function()`, which is unsafe with user-provided schemas.": True,
@@ -61,7 +65,6 @@ def test_every_line_of_a_warning_admonition_warns_not_only_its_label() -> None:
 
 def test_a_sphinx_warning_admonition_is_one_quote_that_warns_and_a_note_is_not() -> None:
     from ingest.html import html_to_markdown
-    from ingest.units import split_units
 
     page = (
         "<html><body><div class='admonition warning'><p class='admonition-title'>Warning</p>"
@@ -70,8 +73,7 @@ def test_a_sphinx_warning_admonition_is_one_quote_that_warns_and_a_note_is_not()
         "<p>Pools are lazy.</p></div></body></html>"
     )
     markdown, _ = html_to_markdown(page)
-    flagged = {u.raw: u.warns for u in split_units(markdown)}
-    assert flagged == {
+    assert _flagged(markdown) == {
         "Warning: Never share a connection.": True,
         "It leaks.": True,
         "Use a pool.": True,
@@ -80,15 +82,12 @@ def test_a_sphinx_warning_admonition_is_one_quote_that_warns_and_a_note_is_not()
 
 
 def test_mkdocs_warning_admonitions_warn_in_every_line_and_a_tip_does_not() -> None:
-    from ingest.units import split_units
-
     body = (
         "Intro.\n\n!!! warning\n    Do not share the pool. It leaks.\n\n    ```py\n    pool = None\n"
         '    ```\n\nAfter the warning.\n\n!!! tip "Nice"\n    A tip.\n\n'
         '/// danger | Hot\nBad thing.\n///\n\n!!! caution "Careful"\n    - item one\n\nEnd.'
     )
-    flagged = {u.raw: u.warns for u in split_units(body)}
-    assert flagged == {
+    assert _flagged(body) == {
         "Intro.": False,
         "**Warning:** Do not share the pool.": True,
         "It leaks.": True,
