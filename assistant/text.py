@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 # Control characters (tabs and newlines aside): never part of a title, heading or text.
 CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -60,6 +61,15 @@ def stem(token: str) -> str:
     if token.endswith("s") and not token.endswith(("ss", "us", "is")):
         return token[:-1]
     return token
+
+
+def has_term(terms: Collection[str], term: str) -> bool:
+    """`term` is in `terms`, in the singular or plural the light stemmer keeps apart
+    ("vcpus" and "vcpu", "ids" and "id"): how a question's name is matched in a text."""
+    if term in terms:
+        return True
+    single = term[:-1] if len(term) > 3 and term.endswith("s") else term
+    return single in terms or f"{term}s" in terms
 
 
 # Bump when `words` changes: a BM25 index made with other tokens is rebuilt.

@@ -257,6 +257,10 @@ def test_spelling_correction_fixes_typos_not_short_unknown_names() -> None:
         ("Is GraphQL a good idea for three endpoints?", True),
         ("We run a cluster, so every service goes on Kubernetes, right?", True),
         ("What goes wrong when the ORM lazy-loads in a loop?", True),
+        # Asking leave to do something: the corpus' warning about it answers first.
+        ("Can I query the DB from an async schema during validation?", True),
+        ("is it fine to set task_always_eager for unit tests?", True),
+        ("How can I query the DB from a hook?", False),
         ("Which problems does OpenTelemetry address?", False),
         ("What problem does Temporal solve?", False),
         ("Which framework fits a Bun shop?", False),

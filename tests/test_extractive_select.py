@@ -264,3 +264,36 @@ def test_the_code_right_after_the_lead_joins_an_answer_showing_none() -> None:
     shown = composer.with_its_code([units[0], units[2]], units[0], units)
     assert [u.index for u in shown] == [0, 1]  # the weakest place went to the code
     assert composer.with_its_code([units[2]], units[2], units) == [units[2]]  # no code after
+
+
+def test_a_lead_read_with_the_sentence_before_it_still_brings_its_list() -> None:
+    units = _chunk_units(
+        ["Which framework? feels like an old question.", "It is back, for real reasons:",
+         "Edge demands fast cold starts.", "TypeScript is everywhere."],
+        [0.3, 1.0, 0.2, 0.1],
+        ["sentence", "sentence", "bullet", "bullet"],
+    )  # fmt: skip
+    for u in units[2:]:
+        u.raw = f"- {u.text}"
+    best_first = sorted(units, key=lambda u: -u.score)
+    first = answer(best_first, "why is the framework question back?", ["framework"]).splitlines()[0]
+    assert first.startswith("Which framework? feels like an old question. It is back")
+    assert "Edge demands fast cold starts; TypeScript is everywhere." in first
+
+
+def test_the_sentence_explaining_the_code_before_it_ranks_with_that_code() -> None:
+    bad = "```js\n// Bad example!\nfastify.addHook('preHandler', (req) => { req.user = u })\n```"
+    units = [
+        with_terms(unit("d.md", "deco", bad, 1.0, index=0), "prehandler", kind="code"),
+        unit("d.md", "deco", "The above example mutates the request, deoptimizing access.", 0.3,
+             index=1),
+        unit("h.md", "hooks", "The preHandler hook runs before the handler.", 0.8),
+        unit("h.md", "hooks", "Hooks can be async.", 0.75, index=1),
+    ]  # fmt: skip
+    for u in units[1:]:
+        u.kind = "sentence"
+    text = answer(units, "is it fine to set req.user in a preHandler?", ["prehandler"])
+    assert text.splitlines()[0].startswith("The above example mutates the request")
+    # Prose that does not point back at the code keeps its own rank.
+    units[1].text = units[1].raw = "Decorators extend the request."
+    assert not answer(units, "is it fine?", ["prehandler"]).startswith("Decorators extend")

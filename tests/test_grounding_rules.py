@@ -7,6 +7,8 @@ say what is missing when it covers some, and otherwise ask the relevance judge.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -86,6 +88,10 @@ def test_alternatives_offered_in_a_choice_are_subjects_whatever_their_case(
         "redis": True, "memcached": False}  # fmt: skip
     # Two ordinary words are no choice of tools.
     assert _subjects("one big or many small handlers?", lexical) == {}
+    # A side the corpus uses only as a plain word says what the choice is, beside a name.
+    assert _subjects("Tortoise instead of objects?", lexical) == {"Tortoise": False}
+    assert _subjects("Tortoise instead of prisma?", lexical) == {
+        "Tortoise": False, "prisma": True}  # fmt: skip
 
 
 def test_a_word_english_almost_never_uses_is_a_name_unless_it_is_a_slip(
@@ -152,6 +158,15 @@ def test_a_subject_is_supported_where_the_leading_evidence_mentions_it(
     elsewhere = subject_support(question_subjects("Is Hono good?", lexical), [_unit("jobs")],
                                 lexical)  # fmt: skip
     assert elsewhere.missing == ["Hono"]
+    # A name asked in a plural the stemmer keeps ("vCPUs") is supported by the singular.
+    text = "Give each pod 2 vCPU; the second vCPU runs the garbage collector."
+    pods = ChunkRecord(id="pods", text=text, source="k8s.md", title="Guide", section="Pods",
+                       units=[{"text": text, "raw": text}])  # fmt: skip
+    sized = LexicalIndex.build([*(_record(k) for k in DOCS), pods])
+    unit = replace(_unit("fastify"), hit=Hit(pods, 0.6), text=text, terms=set(tokenize(text)))
+    asked = question_subjects("How many vCPUs per pod?", sized)
+    assert [s.written for s in asked] == ["vCPUs"]
+    assert subject_support(asked, [unit], sized).missing == []
     # Nor is a name met only in passing (`only_in_passing` says which).
     passing = subject_support(subjects, [_unit("fastify")], lexical, passing={"Fastify"})
     assert passing.missing == ["Fastify", "Tortoise"] and passing.anchors == []

@@ -16,6 +16,8 @@ from assistant.retrieval.warnings import warns
         ("Validation", "**Validation** — ⚠ Warning: Treat schema definitions as code."),
         ("Server", "**Caution:** closing the server drops open sockets."),
         ("Hooks", "Danger: a hook that never calls done() hangs the request."),
+        ("Style › When to avoid the second person", "Write for the reader."),
+        ("Queries › Avoiding N+1 queries", "Load relations up front."),
     ],
 )
 def test_these_warn(section: str, text: str) -> None:
@@ -28,6 +30,8 @@ def test_these_warn(section: str, text: str) -> None:
         ("Logging", "Warnings are logged at the warn level."),  # about warnings, not one
         ("Routes", "**Routes** — Note: the prefix applies to every route."),
         ("Validation", "Fastify compiles the schema into a fast function."),
+        # A feature that "avoids" something is news, not a pitfall.
+        ("What's new › apply_async(ignore_result=True) now avoids persisting the result", ""),
     ],
 )
 def test_these_do_not(section: str, text: str) -> None:
@@ -99,3 +103,30 @@ def test_mkdocs_warning_admonitions_warn_in_every_line_and_a_tip_does_not() -> N
         "- item one": True,
         "End.": False,
     }
+
+
+def test_the_warning_a_risk_question_hears_shares_its_terms() -> None:
+    import numpy as np
+
+    from assistant.grounding.scoring import score_units
+    from assistant.index.lexical import LexicalIndex
+    from assistant.models import ChunkRecord, Hit
+    from assistant.query.intent import make_query
+
+    def record(key: str, section: str, text: str, vec: list[float]) -> ChunkRecord:
+        return ChunkRecord(
+            id=key, text=text, source=f"{key}.md", title="", section=section,
+            units=[{"text": text, "raw": text}], unit_vecs=np.array([vec], dtype=np.float32),
+        )  # fmt: skip
+
+    style = record("style", "Style › When to avoid the passive voice", "Write actively.", [1, 0])
+    schema = record("schema", "Validation › Pitfalls", "Async schemas querying a database "
+                    "invite denial of service.", [0.6, 0.8])  # fmt: skip
+    lexical = LexicalIndex.build([style, schema])
+    question = "Can I query the database from an async schema?"
+    query = make_query(question, question, np.array([1.0, 0.0]), np.array([1.0, 0.0]), lexical)
+    assert query.caution
+    units = score_units(query, [Hit(style, 1.0), Hit(schema, 0.9, rank=1)], lexical)
+    flagged = [u.text for u in units if u.warning]
+    # The style guide's "avoid" is closer in meaning but about none of the question's terms.
+    assert flagged == [schema.text]

@@ -55,7 +55,9 @@ class ExtractiveGenerator(Generator):
 
     def select(self, evidence: Evidence) -> list[ScoredUnit]:
         # A unit that is nothing but a marker ("[9]") has nothing to quote.
-        units = [u for u in evidence.units if not u.hit.chunk.preview and strip_markers(u.text)]
+        units = _explained(
+            [u for u in evidence.units if not u.hit.chunk.preview and strip_markers(u.text)]
+        )
         if not units:
             return []
         best = units[0].score
@@ -229,9 +231,7 @@ class ExtractiveGenerator(Generator):
         it, in the weakest unit's place when full."""
         if lead is None or any(map(_is_block, chosen)):
             return chosen
-        chunk = lead.hit.chunk.id
-        after = next((u for u in units if u.hit.chunk.id == chunk and u.index == lead.index + 1),
-                     None)  # fmt: skip
+        after = next(iter(_following(lead, units, same_chunk=True)), None)
         if after is None or not _is_block(after):
             return chosen
         if len(chosen) >= self.max_sentences:
@@ -248,16 +248,7 @@ class ExtractiveGenerator(Generator):
         answer, in the weakest unit's place."""
         if lead is None or not strip_markers(lead.raw).endswith(":"):
             return chosen, lead
-        # What follows the lead in its section, in the text's order (into the next chunk).
-        rec = lead.hit.chunk
-        section = sorted(
-            (u for u in units
-             if u.hit.chunk.source == rec.source and u.hit.chunk.section == rec.section
-             and u.hit.chunk.order in (rec.order, rec.order + 1)),
-            key=lambda u: (u.hit.chunk.order, u.index),
-        )  # fmt: skip
-        at = next((n for n, u in enumerate(section) if u is lead), len(section))
-        following = section[at + 1 :]
+        following = _following(lead, units)
         items = []
         for u in following[: LIST_ITEMS + 1]:
             if u.kind != "bullet":
@@ -282,6 +273,56 @@ class ExtractiveGenerator(Generator):
             weakest = min((u for u in chosen if u is not lead), key=lambda u: u.score)
             chosen = [u for u in chosen if u is not weakest]
         return [*chosen, after], lead
+
+
+def _explained(units: list[ScoredUnit]) -> list[ScoredUnit]:
+    """Units best first, where the sentence right after a code block that speaks of it
+    ("The above example mutates the request object …") ranks as high as the code: code
+    matches a question by its identifiers, the prose says what the code means, and code
+    is never the lead."""
+    at = {(u.hit.chunk.id, u.index): u for u in units}
+    raised = {}
+    for u in units:
+        code = at.get((u.hit.chunk.id, u.index - 1))
+        if (
+            code is not None
+            and _is_block(code)
+            and u.kind == "sentence"
+            and code.score > u.score
+            and _LEANS_BACK.match(strip_markers(_LABEL.sub("", u.text)).strip())
+        ):
+            raised[id(u)] = replace(u, score=code.score)
+    if not raised:
+        return units
+    return sorted((raised.get(id(u), u) for u in units), key=lambda u: -u.score)
+
+
+def _following(
+    lead: ScoredUnit, units: list[ScoredUnit], same_chunk: bool = False
+) -> list[ScoredUnit]:
+    """The units after `lead` in its section, in the text's order, into the next chunk
+    unless `same_chunk`. A lead read together with its neighbours (`read_together`) ends
+    where the last unit it quotes ends."""
+    rec = lead.hit.chunk
+    orders = (rec.order,) if same_chunk else (rec.order, rec.order + 1)
+    section = sorted(
+        (u for u in units
+         if u.hit.chunk.source == rec.source and u.hit.chunk.section == rec.section
+         and u.hit.chunk.order in orders),
+        key=lambda u: (u.hit.chunk.order, u.index),
+    )  # fmt: skip
+    at = next((n for n, u in enumerate(section)
+               if u.hit.chunk.id == rec.id and u.index == lead.index), None)  # fmt: skip
+    if at is None:
+        return []
+    while (
+        at + 1 < len(section)
+        and section[at + 1].hit.chunk.id == rec.id
+        and section[at + 1].raw
+        and section[at + 1].raw in lead.raw
+    ):
+        at += 1
+    return section[at + 1 :]
 
 
 def _asked_field(u: ScoredUnit, asked: set[str]) -> bool:

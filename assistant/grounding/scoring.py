@@ -131,9 +131,10 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
                 )
             )
     if query.caution:
-        # The one warning nearest the question, not its whole list.
+        # The one warning nearest the question, not its whole list; a warning sharing
+        # none of the question's terms is about something else (a style guide's "avoid").
         warning = max(
-            (u for u in out if u.warns),
+            (u for u in out if u.warns and u.term_share > 0),
             key=lambda u: u.score,
             default=None,
         )

@@ -9,7 +9,7 @@ from assistant.grounding.scoring import ScoredUnit
 from assistant.index.lexical import LexicalIndex
 from assistant.query.intent import Query
 from assistant.query.subjects import Subject
-from assistant.text import tokenize
+from assistant.text import has_term, tokenize
 
 NEARLY_AS_GOOD = 0.1  # how far below the best a passage still leads (the composer's bar)
 
@@ -50,7 +50,10 @@ def subject_support(
         supported = (
             s.known
             and s.written not in passing
-            and all(p in used or lexical.mentioned_in([p], sources) is not False for p in s.parts)
+            and all(
+                has_term(used, p) or lexical.mentioned_in([p], sources) is not False
+                for p in s.parts
+            )
         )
         if not supported:
             out.missing.append(s.written)
@@ -90,7 +93,7 @@ def only_in_passing(
         if any(p in lexical.subjects for p in parts):
             return []
         others = [t for t in dict.fromkeys(query.turn_terms + query.search_terms) if t not in parts]
-        naming = {u.hit.chunk.source for u in evidence if any(p in u.terms for p in parts)}
+        naming = {u.hit.chunk.source for u in evidence if any(has_term(u.terms, p) for p in parts)}
         rest = {u.hit.chunk.source for u in evidence if set(others) & u.terms}
         if not rest or naming & rest or lexical.sources is None:
             return []

@@ -16,9 +16,12 @@ _WANTS = re.compile(
     r"((?:[\w/-]+\s+){0,1}[\w/-]+)",
     re.I,
 )
-# Questions that ask whether a plan is a mistake, or what it risks.
+# Questions that ask whether a plan is a mistake, or what it risks. One asking leave to do
+# something ("Can I query the DB from …?") is one too: the corpus' warning about it, when
+# it has one near the best passage, answers first.
 _ASKS_CAUTION = re.compile(
-    r"""\b(good|bad)\s+idea\b | \bworth\b | \brisk | \bok(ay)?\s+to\b | \bsafe\s+to\b
+    r"""\b(good|bad)\s+idea\b | \bworth\b | \brisk | \b(ok(ay)?|fine|safe)\s+to\b
+    | ^\W*(can|could|may)\s+(i|we)\b
     | \bgo(es)?\s+wrong\b | \b(any|a)\s+problem | \bproblems?\s+with\b | \bpitfall
     | \bdownside | \bdrawback | \bmistake
     | \bknock-on\b | \bconsequence | \bharm | \banti-?pattern | \bavoid\b

@@ -9,7 +9,9 @@ A subject is
 - an alternative offered in a choice ("X or Y", "X vs Y", "X + Y", "X instead of Y") when
   either side is a name or a word English rarely uses that the corpus lacks ("redis or
   memcached", "gin or beego"): offered alternatives are what a choice is about, whatever
-  their case; a rare word alone ("deps", "prod") is jargon as often as a tool;
+  their case; a rare word alone ("deps", "prod") is jargon as often as a tool. The sides
+  taken are the names and the words the corpus lacks or writes about: a word it only
+  uses in passing ("incrementing") says what kind of choice it is;
 - any other word the corpus lacks that English almost never uses ("netlify", "koyeb").
 Names next to each other are one subject ("Azure Functions", "Dart Frog").
 
@@ -28,7 +30,7 @@ from functools import lru_cache
 from assistant.index.lexical import LexicalIndex, name_key
 from assistant.query.english import ALONE_ZIPF, english_zipf
 from assistant.query.names import question_names
-from assistant.text import QUESTION_WORDS, STOPWORDS, stem, words
+from assistant.text import QUESTION_WORDS, STOPWORDS, has_term, stem, words
 
 # Zipf scale: 3 is once per million words of English, 2 once per ten million.
 CHOICE_ZIPF = 3.3  # rarer than this, a word offered as a choice the corpus lacks is a name
@@ -98,8 +100,16 @@ def question_subjects(
             w in named or (_lacks(parts, lexical) and english_zipf(w.lower()) < CHOICE_ZIPF)
             for _, w, parts in sides
         ):
+            # A side the corpus has only as a plain word ("ids instead of incrementing
+            # numbers"), never as a name or what a section or item is about, describes
+            # the choice; it is not a thing the answer must name.
             for start, w, parts in sides:
-                add(start, w, parts)
+                if (
+                    w in named
+                    or _lacks(parts, lexical)
+                    or all(p in lexical.proper or p in lexical.subjects for p in parts)
+                ):
+                    add(start, w, parts)
     return _joined(question, [spans[s] for s in sorted(spans)], lexical)
 
 
@@ -160,7 +170,7 @@ def _derived_word(word: str, lexical: LexicalIndex) -> bool:
 
 
 def _lacks(parts: list[str] | tuple[str, ...], lexical: LexicalIndex) -> bool:
-    return not all(p in lexical.df for p in parts)
+    return not all(has_term(lexical.df, p) for p in parts)
 
 
 def _terms(word: str, lexical: LexicalIndex) -> list[str] | None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import re
 
-_WARNING_HEADING = re.compile(r"anti-?pattern|pitfall|mistake|gotcha|caveat|\bavoid", re.I)
+# "Avoid …", "When to avoid …", "Avoiding …": not a feature that "now avoids" something.
+_WARNING_HEADING = re.compile(
+    r"anti-?pattern|pitfall|mistake|gotcha|caveat|\bavoid(?:ing)?\b", re.I
+)
 WARNING_TERMS = "anti-patterns pitfalls mistakes gotchas caveats avoid"  # the same, for BM25
 # A line led by what it warns of ("Downsides: …"), or a documentation admonition's label
 # ("⚠ Warning: …", "**Caution:** …").
