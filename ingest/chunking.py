@@ -66,10 +66,24 @@ def generic_headings(prompts_dir: Path) -> frozenset[str]:
     return frozenset(ln.strip().lower() for ln in lines if ln.strip() and not ln.startswith("#"))
 
 
+LABEL_CHARS = 60  # a heading longer than this, written as a call, is labelled by its name
+_SIGNATURE = re.compile(r"^(`?)([\w.$:#]+)\s*[<(]")
+
+
+def _label_name(heading: str) -> str:
+    """A long heading written as a signature ("fastify.onRequestHookHandler< RawServer,
+    …>(request: …): Promise<unknown> | void") names its subject by the name it declares:
+    the rest is typing that every line of the section would otherwise repeat."""
+    if len(heading) <= LABEL_CHARS or not (m := _SIGNATURE.match(heading)):
+        return heading
+    return f"{m.group(1)}{m.group(2)}{m.group(1)}"
+
+
 def section_label(path: list[str], title: str, generic: frozenset[str]) -> tuple[str, str]:
     """The subject an answer sentence from this section is about, and the section's kind."""
     if not path:
         return title, "part"
+    path = [*path[:-2], *map(_label_name, path[-2:])]
     last = path[-1]
     if last.lower() in generic:  # "Introduction" says nothing without what it introduces
         return f"{short_name(path[-2]) if len(path) > 1 else title} — {last}", "generic"

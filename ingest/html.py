@@ -31,7 +31,8 @@ CommonMark plus GFM pipe tables:
 - `<pre>` → fenced code block, verbatim, with the language when the markup names it
   (`language-x`, `lang-x`, Sphinx `highlight-x`); line-number gutters are dropped.
 - Tables → GFM pipe tables: the header is the `<thead>` / leading all-`<th>` rows (merged
-  per column), else the first row; cells are one line with `|` escaped; colspans are
+  per column), else a first row of short labels (no code, no sentence), else an empty
+  header: the table names no columns; cells are one line with `|` escaped; colspans are
   padded and rowspans repeated so each row reads "column: value"; a caption becomes a
   paragraph before it. A one-column table is a list (its cells keep their paragraphs).
   Presentation tables (role=presentation, ≤ 1 non-empty cell, cells holding headings or
@@ -78,6 +79,7 @@ _BLOCK_TAGS = frozenset(
 _HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 _CODE_TAGS = frozenset("code kbd samp tt".split())
 _STRONG_TAGS = frozenset(("strong", "b"))
+HEADER_WORDS = 6  # a plain first row names columns only while its cells are this short
 # <footer> holds a page's or an article's metadata (tags, bylines, copyright), not text.
 _DROP_TAGS = frozenset(
     """footer script style noscript template svg canvas iframe frame frameset object embed applet
@@ -544,12 +546,17 @@ class _Converter:
 
     @staticmethod
     def _header_rows(rows: list[etree._Element], cells: list[list[etree._Element]]) -> int:
-        """The <thead> rows, else the leading all-<th> rows, else the first row."""
+        """The <thead> rows, else the leading all-<th> rows, else a first row of short
+        labels; else none. A first row holding code or a sentence ("`TERM` | Warm
+        shutdown, wait for tasks to complete.") is content like the rest: the table
+        names no columns."""
         heads = sum(1 for tr in rows if tr.getparent().tag == "thead")
         if not heads:
             heads = next((i for i, row in enumerate(cells) if not row or
                           any(c.tag != "th" for c in row)), len(cells))  # fmt: skip
-        return heads if 0 < heads < len(rows) else 1
+        if not heads:
+            heads = int(bool(cells and cells[0]) and all(map(_label_cell, cells[0])))
+        return heads if heads < len(rows) else 1
 
     @staticmethod
     def _layout(el: etree._Element) -> bool:
@@ -730,6 +737,16 @@ def _span(cell: etree._Element, name: str) -> int:
         return max(1, min(int(cell.get(name) or 1), _MAX_SPAN))
     except ValueError:
         return 1
+
+
+def _label_cell(cell: etree._Element) -> bool:
+    """A cell that reads as a column name: a few words, no code, not a sentence."""
+    text = " ".join("".join(cell.itertext()).split())
+    return (
+        len(text.split()) <= HEADER_WORDS
+        and not text.endswith((".", "!", "?", ";"))
+        and not cell.xpath(".//code|.//tt|.//pre|.//kbd|.//samp")
+    )
 
 
 def _grid(cells: list[list[etree._Element]], texts: list[list[str]], heads: int) -> list[list[str]]:

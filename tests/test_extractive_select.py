@@ -297,3 +297,12 @@ def test_the_sentence_explaining_the_code_before_it_ranks_with_that_code() -> No
     # Prose that does not point back at the code keeps its own rank.
     units[1].text = units[1].raw = "Decorators extend the request."
     assert not answer(units, "is it fine?", ["prehandler"]).startswith("Decorators extend")
+
+
+def test_a_sentence_asking_a_question_does_not_lead_the_one_answering_it_does() -> None:
+    units = _chunk_units(
+        ["Soft, or hard?", "The soft limit raises an exception the task can catch to clean up."],
+        [1.0, 0.9],
+    )
+    text = answer(units, "soft_time_limit vs time_limit?", ["soft", "limit"])
+    assert text.splitlines()[0].startswith("The soft limit raises an exception")

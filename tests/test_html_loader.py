@@ -453,3 +453,21 @@ def test_installed_manuals_convert_without_html_leftovers() -> None:
         out, title = convert(page.read_text(encoding="utf-8", errors="replace"))
         assert title, page
         assert_clean(out)
+
+
+def test_a_plain_first_row_of_code_or_sentences_is_content_not_column_names() -> None:
+    # Sphinx's list of process signals: no <th>, and each row is a signal and its effect.
+    page = """<p>The main process overrides:</p><table><tbody>
+      <tr><td><p><code>TERM</code></p></td><td><p>Warm shutdown, wait for tasks.</p></td></tr>
+      <tr><td><p><code>QUIT</code></p></td><td><p>Cold shutdown, terminate ASAP</p></td></tr>
+      </tbody></table>"""
+    out = md(page)
+    assert table_cells(out) == [["", ""], ["`TERM`", "Warm shutdown, wait for tasks."],
+                                ["`QUIT`", "Cold shutdown, terminate ASAP"]]  # fmt: skip
+    from ingest.units import split_units
+
+    rows = [u.text for u in split_units(out) if u.kind == "row"]
+    assert rows == [
+        "`TERM` — Warm shutdown, wait for tasks.",
+        "`QUIT` — Cold shutdown, terminate ASAP",
+    ]

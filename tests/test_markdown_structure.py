@@ -196,6 +196,28 @@ def test_a_one_row_table_is_content_not_column_names(tmp_path) -> None:
     assert [u["text"] for u in units["Facts"]] == ["Brokers — RabbitMQ, Redis"]
 
 
+def test_a_table_with_an_empty_header_row_names_no_columns(tmp_path) -> None:
+    units = units_by_section(
+        "# G\n\n## Signals\n\n| | |\n|---|---|\n| `TERM` | Warm shutdown. |\n"
+        "| `QUIT` | Cold shutdown. |\n",
+        tmp_path,
+    )
+    assert [u["text"] for u in units["Signals"]] == [
+        "`TERM` — Warm shutdown.", "`QUIT` — Cold shutdown."]  # fmt: skip
+
+
+def test_a_long_signature_heading_labels_its_lines_by_the_name_it_declares(tmp_path) -> None:
+    signature = ("fastify.onRequestHookHandler< RawServer, RawRequest, RawReply>(request: "
+                 "FastifyRequest, reply: FastifyReply): Promise<unknown> | void")  # fmt: skip
+    units = units_by_section(
+        f"# G\n\n## Hooks\n\n### {signature}\n\nIt is the first hook to run.\n", tmp_path
+    )
+    (section,) = units
+    assert section.startswith("Hooks › fastify.onRequestHookHandler< RawServer, RawRequest")
+    (only,) = units[section]  # the section keeps its heading whole; its label is the name
+    assert only["text"] == "**fastify.onRequestHookHandler** — It is the first hook to run."
+
+
 def test_deep_nesting_never_costs_the_text_after_it(tmp_path) -> None:
     deep = "".join("  " * i + f"- level {i}\n" for i in range(30))
     units = units_by_section(

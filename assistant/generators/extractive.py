@@ -335,6 +335,9 @@ def _leans(first: ScoredUnit, then: ScoredUnit) -> bool:
     """`then` (the unit after `first` in its chunk) continues `first`; so do the lines of
     one warning admonition, read as the one warning they are (while short)."""
     own = strip_markers(_LABEL.sub("", then.text)).strip()
+    labels = [m.group(0) for u in (first, then) if (m := _LABEL.match(u.text))]
+    if len(labels) == 2 and labels[0] != labels[1]:
+        return False  # labelled apart: another item or part of the section ("pool support")
     if first.in_warning and then.in_warning and not _is_code(then):
         return bool(own) and len(first.raw) + len(then.raw) <= LIST_CHARS
     return (
@@ -343,6 +346,11 @@ def _leans(first: ScoredUnit, then: ScoredUnit) -> bool:
         and bool(own)
         and (bool(_LEANS_BACK.match(own)) or len(own) < LEANING_CHARS)
     )
+
+
+def _asks(u: ScoredUnit) -> bool:
+    """A sentence of prose that is a question (a checklist's items are bullets)."""
+    return u.kind == "sentence" and strip_markers(u.raw).rstrip().endswith("?")
 
 
 def _is_code(u: ScoredUnit) -> bool:
@@ -375,6 +383,8 @@ def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None
     aspect = [t for t in q.search_terms if t not in lexical.subjects and t not in q.wants]
     # The lead comes from the answer's own document; there, from what the question asks.
     about = [u for u in prose if u.hit.chunk.document == chosen[0].hit.chunk.document] or prose
+    # A sentence asking a question ("Soft, or hard?") raises what the next ones answer.
+    about = [u for u in about if not _asks(u)] or about
 
     def fit(u: ScoredUnit) -> float:
         opening = W_OPENING if u.index == 0 else 0.0

@@ -8,7 +8,7 @@ from pathlib import Path
 from assistant.settings import Settings
 
 # Bump when what is stored per chunk changes: an index of another format is re-embedded.
-INDEX_FORMAT = "6"
+INDEX_FORMAT = "7"
 
 
 def model_identity(settings: Settings, dimension: int) -> str:
