@@ -81,7 +81,7 @@ eval: install  ## the offline assistant against evals/thresholds.toml, the secon
 	$(BIN)/stackguide eval --backend extractive --dataset evals/second_corpus/holdout --no-gate \
 		--report evals/reports/second_corpus_holdout.json
 
-calibrate: install  ## fit the relevance judge on evals/cases and the second corpus (writes assistant/grounding/calibration.json)
+calibrate: install  ## fit the relevance judge on the tuning sets: the article, Fastify, Celery (writes assistant/grounding/calibration.json)
 	$(BIN)/stackguide eval --calibrate
 
 ablation: install

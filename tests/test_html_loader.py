@@ -469,5 +469,5 @@ def test_a_plain_first_row_of_code_or_sentences_is_content_not_column_names() ->
     rows = [u.text for u in split_units(out) if u.kind == "row"]
     assert rows == [
         "`TERM` — Warm shutdown, wait for tasks.",
-        "`QUIT` — Cold shutdown, terminate ASAP",
+        "`QUIT` — Cold shutdown, terminate ASAP.",
     ]

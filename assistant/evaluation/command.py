@@ -9,6 +9,9 @@ import click
 from assistant.settings import BACKENDS, REPO_ROOT, RETRIEVERS
 
 SECOND_CORPUS_TUNE = REPO_ROOT / "evals" / "second_corpus" / "tune"
+# What the judge is fitted on: every corpus' tuning part, never a held-out one.
+CALIBRATION_SETS = (REPO_ROOT / "evals" / "cases", SECOND_CORPUS_TUNE,
+                    REPO_ROOT / "evals" / "html_corpus" / "tune")  # fmt: skip
 
 
 @click.command("eval")
@@ -17,8 +20,9 @@ SECOND_CORPUS_TUNE = REPO_ROOT / "evals" / "second_corpus" / "tune"
     "datasets",
     type=click.Path(exists=True, path_type=Path),
     multiple=True,
-    help="Case files or folders [default: evals/cases; with --calibrate: evals/cases and "
-    "evals/second_corpus/tune]. A folder with a dataset.toml is asked of its own corpus.",
+    help="Case files or folders [default: evals/cases; with --calibrate: evals/cases, "
+    "evals/second_corpus/tune and evals/html_corpus/tune]. A folder with a dataset.toml is "
+    "asked of its own corpus.",
 )
 @click.option(
     "--backend",
@@ -82,7 +86,7 @@ def eval_command(ctx: click.Context, datasets: tuple[Path, ...], backend: str | 
     if calibrate:
         from assistant.evaluation.calibrate_command import run_calibration
 
-        paths = list(datasets) or [REPO_ROOT / "evals" / "cases", SECOND_CORPUS_TUNE]
+        paths = list(datasets) or list(CALIBRATION_SETS)
         try:
             run_calibration(assistant_of(ctx).settings, paths, category)
         except StackGuideError as exc:
