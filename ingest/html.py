@@ -78,8 +78,9 @@ _BLOCK_TAGS = frozenset(
 )
 _HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 _CODE_TAGS = frozenset("code kbd samp tt".split())
+_CODE_ELEMENTS = _CODE_TAGS | {"pre", "listing", "xmp"}  # all that is written as code
 _STRONG_TAGS = frozenset(("strong", "b"))
-HEADER_WORDS = 6  # a plain first row names columns only while its cells are this short
+_HEADER_WORDS = 6  # a plain first row names columns only while its cells are this short
 # <footer> holds a page's or an article's metadata (tags, bylines, copyright), not text.
 _DROP_TAGS = frozenset(
     """footer script style noscript template svg canvas iframe frame frameset object embed applet
@@ -619,7 +620,7 @@ class _Converter:
     def inline(self, el: etree._Element, out: list, *, rich: bool) -> None:
         """Append `el` (not its tail) as inline segments."""
         tag = el.tag
-        if tag in _CODE_TAGS or tag in ("pre", "listing", "xmp"):
+        if tag in _CODE_ELEMENTS:
             out.append((_CODE, self.plain(el)))
         elif tag == "br":
             out.append((_TEXT, " "))
@@ -743,9 +744,9 @@ def _label_cell(cell: etree._Element) -> bool:
     """A cell that reads as a column name: a few words, no code, not a sentence."""
     text = " ".join("".join(cell.itertext()).split())
     return (
-        len(text.split()) <= HEADER_WORDS
+        len(text.split()) <= _HEADER_WORDS
         and not text.endswith((".", "!", "?", ";"))
-        and not cell.xpath(".//code|.//tt|.//pre|.//kbd|.//samp")
+        and not any(el.tag in _CODE_ELEMENTS for el in cell.iter())
     )
 
 

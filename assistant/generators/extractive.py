@@ -289,7 +289,7 @@ def _explained(units: list[ScoredUnit]) -> list[ScoredUnit]:
             and _is_block(code)
             and u.kind == "sentence"
             and code.score > u.score
-            and _LEANS_BACK.match(strip_markers(_LABEL.sub("", u.text)).strip())
+            and _LEANS_BACK.match(_own_words(u))
         ):
             raised[id(u)] = replace(u, score=code.score)
     if not raised:
@@ -334,7 +334,7 @@ def _asked_field(u: ScoredUnit, asked: set[str]) -> bool:
 def _leans(first: ScoredUnit, then: ScoredUnit) -> bool:
     """`then` (the unit after `first` in its chunk) continues `first`; so do the lines of
     one warning admonition, read as the one warning they are (while short)."""
-    own = strip_markers(_LABEL.sub("", then.text)).strip()
+    own = _own_words(then)
     labels = [m.group(0) for u in (first, then) if (m := _LABEL.match(u.text))]
     if len(labels) == 2 and labels[0] != labels[1]:
         return False  # labelled apart: another item or part of the section ("pool support")
@@ -346,6 +346,11 @@ def _leans(first: ScoredUnit, then: ScoredUnit) -> bool:
         and bool(own)
         and (bool(_LEANS_BACK.match(own)) or len(own) < LEANING_CHARS)
     )
+
+
+def _own_words(u: ScoredUnit) -> str:
+    """The unit's text without the heading label put before it, and without markers."""
+    return strip_markers(_LABEL.sub("", u.text)).strip()
 
 
 def _asks(u: ScoredUnit) -> bool:
