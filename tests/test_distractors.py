@@ -444,6 +444,21 @@ def test_leading_passages_scattered_over_documents_are_a_patchwork() -> None:
     assert spread(units, "and at room temperature?", question) == 0
 
 
+def test_a_name_the_corpus_writes_in_the_singular_is_not_unknown_to_the_judge() -> None:
+    units = [_unit("sizing.md", "Give each worker one vCPU.", 0.6, 0.5, {"worker", "vcpu"})]
+    lexical = LexicalIndex.build([u.hit.chunk for u in units])
+    vector = np.zeros(3)
+
+    def unknown(question: str, names: list[tuple[str, list[str]]]) -> float:
+        query = make_query(question, question, vector, vector, lexical)
+        return gather_signals(query, units, units[0], lexical, names, False, 1.0, set(),
+                              units).names_unknown  # fmt: skip
+
+    # The subject rule reads "vCPUs" as the corpus' "vCPU"; the judge's feature agrees.
+    assert unknown("How many vCPUs per worker?", [("vCPUs", ["vcpus"])]) == 0.0
+    assert unknown("How many GPUs per worker?", [("GPUs", ["gpus"])]) == 1.0
+
+
 def test_a_lowercase_word_is_a_name_when_the_corpus_writes_it_capitalised(tmp_path: Path) -> None:
     def record(id_: str, text: str) -> ChunkRecord:
         return ChunkRecord(id=id_, text=text, source=f"{id_}.md", title="", section="Notes",

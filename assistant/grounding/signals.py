@@ -9,6 +9,7 @@ from assistant.grounding.scoring import ScoredUnit, share
 from assistant.grounding.support import NEARLY_AS_GOOD
 from assistant.index.lexical import LexicalIndex
 from assistant.query.intent import Query
+from assistant.query.subjects import lacks
 
 # Cosine of the leading passage below which matching one question word is not enough.
 MIN_LEAD_MEANING = 0.25
@@ -34,7 +35,7 @@ def gather_signals(
     for u in evidence:
         if u.hit.chunk.id in chunk_terms:
             chunk_terms[u.hit.chunk.id].update(u.terms)
-    unknown = [w for w, parts in names if not all(p in lexical.df for p in parts)]
+    unknown = [w for w, parts in names if lacks(parts, lexical)]
     best = lead.evidence_score if lead else 0.0
     return Signals(
         names_unknown=len(unknown) / len(names) if names else 0.0,

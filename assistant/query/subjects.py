@@ -78,7 +78,7 @@ def question_subjects(
             continue
         opener = bool(_OPENER.search(question[: m.start()]))
         corpus_name = word[0].isupper() and all(p in lexical.proper for p in parts)
-        unknown = _lacks(parts, lexical)
+        unknown = lacks(parts, lexical)
         shouted = word.isupper() and english_zipf(word.lower()) >= CHOICE_ZIPF  # "SYSTEM"
         if (
             (word in named and len(word) > 2 and not shouted)
@@ -97,7 +97,7 @@ def question_subjects(
         if any(parts is None for _, _, parts in sides):
             continue
         if any(
-            w in named or (_lacks(parts, lexical) and english_zipf(w.lower()) < CHOICE_ZIPF)
+            w in named or (lacks(parts, lexical) and english_zipf(w.lower()) < CHOICE_ZIPF)
             for _, w, parts in sides
         ):
             # A side the corpus has only as a plain word ("ids instead of incrementing
@@ -106,7 +106,7 @@ def question_subjects(
             for start, w, parts in sides:
                 if (
                     w in named
-                    or _lacks(parts, lexical)
+                    or lacks(parts, lexical)
                     or all(p in lexical.proper or p in lexical.subjects for p in parts)
                 ):
                     add(start, w, parts)
@@ -131,7 +131,7 @@ def _joined(
             written = f"{prev.written} {written}"
             start = prev.start
             out.pop()
-        out.append(Subject(written, tuple(parts), not _lacks(parts, lexical), start))
+        out.append(Subject(written, tuple(parts), not lacks(parts, lexical), start))
     return out
 
 
@@ -169,7 +169,8 @@ def _derived_word(word: str, lexical: LexicalIndex) -> bool:
     return base != word and len(base) >= 3 and (stem(base) in lexical.df or base in _common_words())
 
 
-def _lacks(parts: list[str] | tuple[str, ...], lexical: LexicalIndex) -> bool:
+def lacks(parts: list[str] | tuple[str, ...], lexical: LexicalIndex) -> bool:
+    """The corpus lacks one of a name's terms (in the singular and the plural alike)."""
     return not all(has_term(lexical.df, p) for p in parts)
 
 
