@@ -132,19 +132,22 @@ def test_a_question_about_risks_hears_one_warning_not_the_whole_list() -> None:
     assert "Validation happens at the edge." in text  # what is not a warning still supports
 
 
-def test_a_warning_leads_unless_another_line_speaks_of_more_of_what_is_named() -> None:
+def test_a_warning_leads_unless_it_names_far_less_than_the_line_that_would() -> None:
     anti = "10 common anti-patterns"
     loop = with_terms(unit("a.md", anti, "ORM lazy-loading in a loop.", 0.9), "orm", "loop")
     loop.warning, loop.intent_bonus = True, 0.15  # ranked first for the question's caution
-    drizzle = with_terms(unit("a.md", "orm", "Drizzle is edge-friendly.", 0.8), "drizzle", "orm")
-    lines = answer([loop, drizzle], "drizzle orm ok on the edge?", ["drizzle", "orm", "edge"],
-                   caution=True, subjects={"drizzle", "orm"}).splitlines()  # fmt: skip
-    assert lines[0].startswith("Drizzle is edge-friendly.")
-    # Where the warning names as much as any other line, it answers "is it OK to …".
+    drizzle = with_terms(
+        unit("a.md", "orm", "Drizzle is edge-friendly.", 0.8), "drizzle", "orm", "edge"
+    )
+
+    def lead() -> str:
+        return answer([loop, drizzle], "drizzle orm ok on the edge?", ["drizzle", "orm", "edge"],
+                      caution=True, subjects={"drizzle", "orm", "edge"}).splitlines()[0]  # fmt: skip
+
+    assert lead().startswith("Drizzle is edge-friendly.")  # the warning names 1 of 3
+    # A warning naming at least half as much as the other line answers "is it OK to …".
     loop.terms |= {"drizzle"}
-    lines = answer([loop, drizzle], "drizzle orm ok on the edge?", ["drizzle", "orm", "edge"],
-                   caution=True, subjects={"drizzle", "orm"}).splitlines()  # fmt: skip
-    assert lines[0].startswith("ORM lazy-loading in a loop.")
+    assert lead().startswith("ORM lazy-loading in a loop.")
 
 
 def test_a_lead_that_introduces_what_follows_brings_it() -> None:

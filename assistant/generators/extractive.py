@@ -25,6 +25,7 @@ COVER_FLOOR = 0.4  # how good (relative to the best) a unit must be to cover a n
 # The lead is the unit that speaks to what the question asks about (its words beyond the
 # things it names: "fastest", "default", "close the pool"), not merely the best match.
 W_ASPECT = 0.15
+WARNING_NAMES = 0.5  # of what the lead would name, the share a warning must name to lead
 W_OPENING = 0.05  # a section's opening line usually states its point
 MAX_CODE = 1  # code supports an answer; more than one block is an example, not an answer
 LIST_ITEMS, LIST_CHARS = 6, 500  # a list read into the line that introduces it, at most
@@ -401,14 +402,15 @@ def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None
         return u.evidence_score + W_ASPECT * aspect_share + opening
 
     best = max(about, key=fit)
-    # The warning answers "is it OK to…" unless another unit speaks of more of what the
-    # question names: "ORM lazy-loading in a loop" does not answer "is Drizzle OK on the
-    # edge?" when "Drizzle — edge-friendly" is at hand.
+    # The warning answers "is it OK to…" unless it speaks of far less of what the question
+    # names than the line that would lead otherwise: "ORM lazy-loading in a loop" does not
+    # answer "is Drizzle OK on the edge?" when "Drizzle — edge-friendly" is at hand.
     warning = next((u for u in prose if u.warning), None)
+    named_share = share(named, best.terms, lexical)
     if (
         q.caution
         and warning is not None
-        and (share(named, warning.terms, lexical) >= share(named, best.terms, lexical))
+        and (share(named, warning.terms, lexical) >= WARNING_NAMES * named_share)
     ):
         return warning
     if fields := [u for u in prose if _asked_field(u, set(q.turn_terms))]:
