@@ -287,6 +287,19 @@ def test_a_name_typed_in_lowercase_is_a_name_the_corpus_writes(article) -> None:
     )
 
 
+def test_a_long_turn_whose_pronoun_has_nothing_in_it_to_stand_for_goes_on(article) -> None:
+    lexical, _ = article
+    history = ("Does Hono run on Bun?", "Yes [1].")
+    # Earthly and Nix are no subject of the corpus "it" could stand for: it is Hono.
+    turn = "How fast does it start when our CI pipeline builds with Earthly and Nix?"
+    assert condensed(turn, *history, lexical=lexical).standalone == (
+        "How fast does Hono start when our CI pipeline builds with Earthly and Nix?"
+    )
+    # A turn naming things the corpus has may be a question of its own: left alone.
+    turn = "How fast does it start compared with Fastify and Express on Node?"
+    assert condensed(turn, *history, lexical=lexical).standalone == turn
+
+
 def test_the_second_one_of_an_answer_quoting_the_article(article) -> None:
     lexical, lines = article
     orm = lines["8. ORM / data layer"]

@@ -162,6 +162,14 @@ def is_follow_up(question: str) -> bool:
     return refers and len(content_terms(question)) <= 3
 
 
+def _leans_on_before(question: str, lexical: LexicalIndex) -> bool:
+    """A turn in a conversation whose pronoun stands for something ("what key does it get
+    logged under?") and that names nothing the corpus has for it to stand for: however
+    long, it goes on about the subject before it."""
+    refers = any(not _dummy(question, m) for m in _BACK_REFERENCE.finditer(question))
+    return refers and not any(s.known for s in question_subjects(question, lexical))
+
+
 def _dummy(text: str, m: re.Match) -> bool:
     return m.group(1).lower() == "it" and bool(_DUMMY_IT.match(text, m.start()))
 
@@ -193,7 +201,7 @@ def rewrite(question: str, history: Sequence[Turn], lexical: LexicalIndex | None
 
 
 def condense(question: str, before: _Before) -> Rewrite:
-    if not is_follow_up(question):
+    if not (is_follow_up(question) or _leans_on_before(question, before.lexical)):
         return Rewrite(question, question)
     turn = _plain(question)
     if condition := _CONDITION.match(turn):
