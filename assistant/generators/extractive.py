@@ -388,8 +388,6 @@ def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None
     if not prose:
         return None
     q, lexical = evidence.query, evidence.lexical
-    named = _named(evidence)
-
     aspect = [t for t in q.search_terms if t not in lexical.subjects and t not in q.wants]
     # The lead comes from the answer's own document; there, from what the question asks.
     about = [u for u in prose if u.hit.chunk.document == chosen[0].hit.chunk.document] or prose
@@ -405,14 +403,15 @@ def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None
     # The warning answers "is it OK to…" unless it speaks of far less of what the question
     # names than the line that would lead otherwise: "ORM lazy-loading in a loop" does not
     # answer "is Drizzle OK on the edge?" when "Drizzle — edge-friendly" is at hand.
-    warning = next((u for u in prose if u.warning), None)
-    named_share = share(named, best.terms, lexical)
-    if (
-        q.caution
-        and warning is not None
-        and (share(named, warning.terms, lexical) >= WARNING_NAMES * named_share)
-    ):
-        return warning
+    warning = next((u for u in prose if u.warning), None) if q.caution else None
+    if warning is not None:
+        named = _named(evidence)
+
+        def names(u: ScoredUnit) -> float:
+            return share(named, u.terms, lexical)
+
+        if names(warning) >= WARNING_NAMES * names(best):
+            return warning
     if fields := [u for u in prose if _asked_field(u, set(q.turn_terms))]:
         return max(fields, key=lambda u: u.score)
     return best
