@@ -25,7 +25,6 @@ COVER_FLOOR = 0.4  # how good (relative to the best) a unit must be to cover a n
 # The lead is the unit that speaks to what the question asks about (its words beyond the
 # things it names: "fastest", "default", "close the pool"), not merely the best match.
 W_ASPECT = 0.15
-WARNING_NAMES = 0.5  # of what the lead would name, the share a warning must name to lead
 W_OPENING = 0.05  # a section's opening line usually states its point
 MAX_CODE = 1  # code supports an answer; more than one block is an example, not an answer
 LIST_ITEMS, LIST_CHARS = 6, 500  # a list read into the line that introduces it, at most
@@ -400,17 +399,15 @@ def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None
         return u.evidence_score + W_ASPECT * aspect_share + opening
 
     best = max(about, key=fit)
-    # The warning answers "is it OK to…" unless it speaks of far less of what the question
-    # names than the line that would lead otherwise: "ORM lazy-loading in a loop" does not
-    # answer "is Drizzle OK on the edge?" when "Drizzle — edge-friendly" is at hand.
+    # The warning answers "is it OK to…" unless the line that would lead otherwise names
+    # the most specific thing the question names and the warning does not: "ORM
+    # lazy-loading in a loop" does not answer "is Drizzle OK on the edge?" when "Drizzle —
+    # edge-friendly" is at hand. (Not "every name": in reference docs every identifier is
+    # a subject, and a larger corpus makes more of a question's words subjects.)
     warning = next((u for u in prose if u.warning), None) if q.caution else None
     if warning is not None:
-        named = _named(evidence)
-
-        def names(u: ScoredUnit) -> float:
-            return share(named, u.terms, lexical)
-
-        if names(warning) >= WARNING_NAMES * names(best):
+        rarest = max(_named(evidence), key=lexical.idf, default=None)
+        if rarest is None or rarest in warning.terms or rarest not in best.terms:
             return warning
     if fields := [u for u in prose if _asked_field(u, set(q.turn_terms))]:
         return max(fields, key=lambda u: u.score)
