@@ -79,8 +79,13 @@ class ExtractiveGenerator(Generator):
 
         # 1. Everything the question names (Fastify, NestJS, Bun…) gets its best unit; when
         #    it names several, they take turns so a comparison hears from both sides.
-        q = evidence.query
-        named = _named(evidence)
+        q, subjects = evidence.query, evidence.lexical.subjects
+        # The kind of thing asked for ("Which ORM…") is not one of the things compared.
+        named = [t for t in q.turn_terms if t in subjects and t not in q.wants]
+        # "and for Bun?" is about Bun alone; "its drawbacks" still means the earlier subject.
+        if len(named) < 2 and (q.turn_terms == q.search_terms or q.refers_back):
+            named += [t for t in q.search_terms if t in subjects and t not in q.wants]
+        named = list(dict.fromkeys(named))
         rounds = 2 if len(named) >= 2 else 1
         compares = rounds == 2 and bool(_COMPARES.search(q.question))
 
@@ -270,17 +275,6 @@ class ExtractiveGenerator(Generator):
         return [*chosen, after], lead
 
 
-def _named(evidence: Evidence) -> list[str]:
-    """The things the question names (Fastify, NestJS, Bun…) that the corpus has."""
-    q, subjects = evidence.query, evidence.lexical.subjects
-    # The kind of thing asked for ("Which ORM…") is not one of the things compared.
-    named = [t for t in q.turn_terms if t in subjects and t not in q.wants]
-    # "and for Bun?" is about Bun alone; "its drawbacks" still means the earlier subject.
-    if len(named) < 2 and (q.turn_terms == q.search_terms or q.refers_back):
-        named += [t for t in q.search_terms if t in subjects and t not in q.wants]
-    return list(dict.fromkeys(named))
-
-
 def _explained(units: list[ScoredUnit]) -> list[ScoredUnit]:
     """Units best first, where the sentence right after a code block that speaks of it
     ("The above example mutates the request object …") ranks as high as the code: code
@@ -386,7 +380,11 @@ def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None
     prose = [u for u in chosen if not _is_code(u)]
     if not prose:
         return None
+    if evidence.query.caution and (warning := next((u for u in prose if u.warning), None)):
+        return warning
     q, lexical = evidence.query, evidence.lexical
+    if fields := [u for u in prose if _asked_field(u, set(q.turn_terms))]:
+        return max(fields, key=lambda u: u.score)
     aspect = [t for t in q.search_terms if t not in lexical.subjects and t not in q.wants]
     # The lead comes from the answer's own document; there, from what the question asks.
     about = [u for u in prose if u.hit.chunk.document == chosen[0].hit.chunk.document] or prose
@@ -398,20 +396,7 @@ def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None
         aspect_share = share(aspect, u.terms, lexical, known_only=True)
         return u.evidence_score + W_ASPECT * aspect_share + opening
 
-    best = max(about, key=fit)
-    # The warning answers "is it OK to…" unless the line that would lead otherwise names
-    # the most specific thing the question names and the warning does not: "ORM
-    # lazy-loading in a loop" does not answer "is Drizzle OK on the edge?" when "Drizzle —
-    # edge-friendly" is at hand. (Not "every name": in reference docs every identifier is
-    # a subject, and a larger corpus makes more of a question's words subjects.)
-    warning = next((u for u in prose if u.warning), None) if q.caution else None
-    if warning is not None:
-        rarest = max(_named(evidence), key=lexical.idf, default=None)
-        if rarest is None or rarest in warning.terms or rarest not in best.terms:
-            return warning
-    if fields := [u for u in prose if _asked_field(u, set(q.turn_terms))]:
-        return max(fields, key=lambda u: u.score)
-    return best
+    return max(about, key=fit)
 
 
 def _render(units: list[ScoredUnit], cited: dict[int, int], lead: bool) -> str:
