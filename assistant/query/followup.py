@@ -157,17 +157,19 @@ def is_follow_up(question: str) -> bool:
         return True
     if _ordinal(question) or _THERE.search(question):
         return True
-    # "Is it OK to …" refers to nothing before it.
-    refers = any(not _dummy(question, m) for m in _BACK_REFERENCE.finditer(question))
-    return refers and len(content_terms(question)) <= 3
+    return _points_back(question) and len(content_terms(question)) <= 3
+
+
+def _points_back(question: str) -> bool:
+    """A reference that stands for something before it ("Is it OK to …" refers to nothing)."""
+    return any(not _dummy(question, m) for m in _BACK_REFERENCE.finditer(question))
 
 
 def _leans_on_before(question: str, lexical: LexicalIndex) -> bool:
     """A turn in a conversation whose pronoun stands for something ("what key does it get
     logged under?") and that names nothing the corpus has for it to stand for: however
     long, it goes on about the subject before it."""
-    refers = any(not _dummy(question, m) for m in _BACK_REFERENCE.finditer(question))
-    return refers and not any(s.known for s in question_subjects(question, lexical))
+    return _points_back(question) and not any(s.known for s in question_subjects(question, lexical))
 
 
 def _dummy(text: str, m: re.Match) -> bool:
