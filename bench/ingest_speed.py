@@ -33,6 +33,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from host import describe_host, host_line  # bench/host.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 STACKGUIDE = str(Path(sys.executable).with_name("stackguide"))
 PEER = ROOT / "bench" / "quickstart_peer.py"
@@ -220,6 +222,8 @@ def main() -> None:
     ratios = [sg[c] / peer[c] if peer[c] else float("nan") for c in cols]
     print(f"{'StackGuide/peer':<{width}}" + "".join(f"{r:>13.2f}" for r in ratios))
     print(f"\nseconds ratio {ratio:.2f} (target <= {TARGET:.2f}): {verdict}")
+    host = describe_host()  # after the runs: its torch import is no one's ingest work
+    print(host_line(host))
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
     if previous is None:
@@ -227,6 +231,7 @@ def main() -> None:
     results = {
         "date": now,
         "cpus": os.cpu_count() or 0,
+        "host": host,
         "corpus": about,
         "runs": args.runs,
         "target_ratio": TARGET,

@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from host import describe_host, host_line  # noqa: E402  bench/host.py, beside this script
+
 from assistant.evaluation.cases import load_dataset  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
@@ -36,7 +38,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    figures: dict[str, float | int | str] = {"cpus": os.cpu_count() or 0}
+    figures: dict[str, object] = {"cpus": os.cpu_count() or 0}
     with tempfile.TemporaryDirectory(prefix="stackguide-bench-") as tmp:
         data = Path(tmp) / "data"
         settings = Settings(data_dir=data)
@@ -86,6 +88,9 @@ def main() -> None:
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")
+    # A query never runs torch: the host's Python speed is what the cold answer follows.
+    figures["host"] = host = describe_host(matmul=False)
+    print(host_line(host))
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "query_latency.json").write_text(json.dumps(figures, indent=2))
