@@ -306,3 +306,32 @@ def test_a_sentence_asking_a_question_does_not_lead_the_one_answering_it_does() 
     )
     text = answer(units, "soft_time_limit vs time_limit?", ["soft", "limit"])
     assert text.splitlines()[0].startswith("The soft limit raises an exception")
+
+
+def test_the_next_line_is_the_one_that_adds_most_beside_those_chosen() -> None:
+    # Three lines of one option's list echo its label (near each other: cosine 0.8); the
+    # sentence that explains the option scores a little lower but says something new.
+    label = np.zeros(64, dtype=np.float32)
+    label[0] = 1.0
+
+    def echoing(text: str, score: float, index: int) -> ScoredUnit:
+        u = unit("ref.md", "trust", text, score, index=index)
+        u.vec[:] = 0.8 * label + 0.6 * u.vec / np.linalg.norm(u.vec)
+        return u
+
+    units = [
+        echoing("trustProxy — Default: false.", 1.0, 0),
+        echoing("trustProxy — true/false: trust all proxies or none.", 0.98, 1),
+        echoing("trustProxy — number: trust the nth hop.", 0.97, 2),
+        unit("ref.md", "trust", "Enabling it trusts X-Forwarded-* headers.", 0.93, index=3),
+        echoing("trustProxy — Function: a custom trust function.", 0.96, 4),
+    ]
+    chosen = select(units, ["trustproxy"])  # four places
+    assert "Enabling it trusts X-Forwarded-* headers." in chosen
+    assert "trustProxy — Function: a custom trust function." not in chosen
+    assert chosen[0] == "trustProxy — Default: false."  # the best line still comes first
+
+
+def test_lines_that_repeat_none_of_the_others_keep_their_order_of_merit() -> None:
+    units = [unit("a.md", "s", f"Line {n}.", 1.0 - n / 100, index=n) for n in range(6)]
+    assert select(units, []) == ["Line 0.", "Line 1.", "Line 2.", "Line 3."]
