@@ -121,23 +121,26 @@ class ExtractiveGenerator(Generator):
         first = units[0].hit.chunk.id
         flagged = next((u.hit.chunk.id for u in units if u.warning), None) if q.caution else None
 
+        # The best unit's own section may say more ("TS-only. End-to-end types without
+        # code generation" beside "Use when: TS monorepo"): a wider margin.
+        close = [
+            u
+            for u in units
+            if u.score >= best - (SECTION_MARGIN if u.hit.chunk.id == first else MARGIN)
+            and not foreign(u)
+        ]
+
         def eligible(u: ScoredUnit) -> bool:
-            if u.score < best - SECTION_MARGIN:
-                return False
-            # The best unit's own section may say more ("TS-only. End-to-end types
-            # without code generation" beside "Use when: TS monorepo"): a wider margin.
-            if u.hit.chunk.id != first and u.score < best - MARGIN:
-                return False
             # One warning of a list answers a question about risks: the nearest one.
             heard = flagged and any(c.warning for c in chosen)
             if heard and u.hit.chunk.id == flagged and u.warns:
                 return False
-            return not foreign(u) and u not in chosen and not redundant(u)
+            return u not in chosen and not redundant(u)
 
         def novel(u: ScoredUnit) -> float:
             return u.score - DIVERSITY * max(float(u.vec @ c.vec) for c in chosen)
 
-        while room() and (fits := [u for u in units if eligible(u)]):
+        while room() and (fits := [u for u in close if eligible(u)]):
             chosen.append(max(fits, key=novel))
         # 3. A field the question asks for ("what's the default …?") from a chosen chunk.
         asks = set(q.turn_terms)
