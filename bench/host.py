@@ -16,22 +16,22 @@ import platform
 import time
 from pathlib import Path
 
+from assistant.embeddings.bf16 import cpu_flags
+
 FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8")
 
 
 def _cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, list[str]]:
+    """The CPU's model name and which of FLAGS it has (read as the bf16 switch reads them)."""
     try:
-        text = cpuinfo.read_text()
+        lines = cpuinfo.read_text().splitlines()
     except OSError:
-        return platform.processor() or platform.machine(), []
-    model, flags = platform.machine(), []
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and model == platform.machine():
-            model = value.strip()
-        elif key.strip() == "flags" and not flags:
-            flags = [f for f in FLAGS if f in value.split()]
-    return model, flags
+        lines = []
+    names = [
+        v.strip() for k, _, v in (ln.partition(":") for ln in lines) if k.strip() == "model name"
+    ]
+    model = names[0] if names else platform.processor() or platform.machine()
+    return model, [f for f in FLAGS if f in cpu_flags(cpuinfo)]
 
 
 def _python_loop_mops(n: int = 3_000_000) -> float:

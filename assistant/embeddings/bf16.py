@@ -22,15 +22,20 @@ from assistant.errors import ConfigError
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
-def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The first CPU's feature flags; none where the file cannot be read (not Linux)."""
     try:
         text = cpuinfo.read_text()
     except OSError:
-        return False
+        return frozenset()
     for line in text.splitlines():
         if line.startswith("flags"):
-            return any(flag in line.split(":", 1)[-1].split() for flag in BF16_FLAGS)
-    return False
+            return frozenset(line.split(":", 1)[-1].split())
+    return frozenset()
+
+
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    return not cpu_flags(cpuinfo).isdisjoint(BF16_FLAGS)
 
 
 @cache
