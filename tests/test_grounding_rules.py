@@ -102,6 +102,9 @@ def test_a_word_english_almost_never_uses_is_a_name_unless_it_is_a_slip(
     assert _subjects("is it ok in prod?", lexical) == {}
     assert _subjects("how do i raise the body limt?", lexical) == {}
     assert _subjects("a dockerized deploy?", lexical) == {}
+    assert _subjects("why is the plugin body untyped?", lexical) == {}  # un- + typed
+    # A prefix that leaves a syllable, not a word, opens a name.
+    assert _subjects("can unkey run here?", lexical) == {"unkey": False}
 
 
 def test_an_english_word_is_not_taken_for_a_misspelt_name() -> None:

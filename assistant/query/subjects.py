@@ -164,9 +164,26 @@ _SUFFIXES = re.compile(
 )
 
 
+# Beginnings it derives them with: "untyped" is about types, "reconnects" connects again.
+_PREFIXES = re.compile(r"^(?:un|non|re|pre|mis|dis|de|over|under|sub|multi|auto)-?")
+
+
 def _derived_word(word: str, lexical: LexicalIndex) -> bool:
+    """A word English makes from one the corpus or English has: not a name of its own. A
+    prefix must leave a whole word ("untyped": "typed"), not a syllable ("unkey", "deno")."""
+    rest = _PREFIXES.sub("", word)
+    return _suffixed(word, lexical) or (
+        rest != word and len(rest) >= 4 and (_known(rest, lexical) or _suffixed(rest, lexical))
+    )
+
+
+def _suffixed(word: str, lexical: LexicalIndex) -> bool:
     base = _SUFFIXES.sub("", word)
-    return base != word and len(base) >= 3 and (stem(base) in lexical.df or base in _common_words())
+    return base != word and len(base) >= 3 and _known(base, lexical)
+
+
+def _known(word: str, lexical: LexicalIndex) -> bool:
+    return stem(word) in lexical.df or word in _common_words()
 
 
 def lacks(parts: list[str] | tuple[str, ...], lexical: LexicalIndex) -> bool:
