@@ -131,6 +131,20 @@ def test_a_question_about_risks_hears_one_warning_not_the_whole_list() -> None:
     assert "Validation happens at the edge." in text  # what is not a warning still supports
 
 
+def test_a_warning_leads_only_when_it_is_nearly_as_good_evidence_as_the_best_line() -> None:
+    def units(warning_evidence: float) -> list[ScoredUnit]:
+        downsides = unit("a.md", "spring", "Downsides: JVM memory.", warning_evidence + 0.15)
+        downsides.warning, downsides.intent_bonus = True, 0.15  # lifted by the question's intent
+        best = unit("a.md", "spring", "Virtual threads make reactive code unnecessary.", 0.7)
+        return [best, downsides]
+
+    question = "We have to rewrite it in reactive style, right?"
+    far = answer(units(0.45), question, ["reactive"], caution=True)  # 0.25 below the best
+    assert far.splitlines()[0].startswith("Virtual threads")
+    near = answer(units(0.6), question, ["reactive"], caution=True)  # 0.1 below
+    assert near.splitlines()[0].startswith("Downsides")
+
+
 def test_a_lead_that_introduces_what_follows_brings_it() -> None:
     command = "```sh\ncelery -A proj worker -n worker1@%h\ncelery -A proj worker -n worker2@%h\n```"
     units = [

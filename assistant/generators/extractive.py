@@ -394,9 +394,13 @@ def lead_unit(chosen: list[ScoredUnit], evidence: Evidence) -> ScoredUnit | None
     prose = [u for u in chosen if not _is_code(u)]
     if not prose:
         return None
-    if evidence.query.caution and (warning := next((u for u in prose if u.warning), None)):
-        return warning
     q, lexical = evidence.query, evidence.lexical
+    # The warning answers whether a plan is wise when, as evidence, it would be part of the
+    # answer without the question's intent lifting it: a tool's "Downsides" far below the
+    # line that speaks to the plan do not answer it.
+    warning = next((u for u in prose if u.warning), None) if q.caution else None
+    if warning and warning.evidence_score >= max(u.evidence_score for u in prose) - MARGIN:
+        return warning
     if fields := [u for u in prose if _asked_field(u, set(q.turn_terms))]:
         return max(fields, key=lambda u: u.score)
     aspect = [t for t in q.search_terms if t not in lexical.subjects and t not in q.wants]
