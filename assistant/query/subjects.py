@@ -147,7 +147,6 @@ def _misspelt_word(word: str, lexical: LexicalIndex) -> bool:
     a common English word or a word of the corpus; a name is not ("netlify", "koyeb")."""
     if len(word) < 4:
         return False
-    common = _common_words()
     letters = "abcdefghijklmnopqrstuvwxyz"
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
     edits = {a + b[1:] for a, b in splits if b}
@@ -155,7 +154,7 @@ def _misspelt_word(word: str, lexical: LexicalIndex) -> bool:
     edits |= {a + c + b[1:] for a, b in splits if b for c in letters}
     edits |= {a + c + b for a, b in splits for c in letters}
     edits.discard(word)
-    return any(e in common or stem(e) in lexical.df for e in edits)
+    return any(_known(e, lexical) for e in edits)
 
 
 # Endings English derives words with: "dockerized" is about Docker, "retryable" retries.
@@ -183,7 +182,8 @@ def _suffixed(word: str, lexical: LexicalIndex) -> bool:
 
 
 def _known(word: str, lexical: LexicalIndex) -> bool:
-    return stem(word) in lexical.df or word in _common_words()
+    """A common English word or one of the corpus (the cheaper test first)."""
+    return word in _common_words() or stem(word) in lexical.df
 
 
 def lacks(parts: list[str] | tuple[str, ...], lexical: LexicalIndex) -> bool:
