@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.retrieval.warnings import warns
+from assistant.retrieval.warnings import advises_against, warns
 
 
 @pytest.mark.parametrize(
@@ -130,3 +130,53 @@ def test_the_warning_a_risk_question_hears_shares_its_terms() -> None:
     flagged = [u.text for u in units if u.warning]
     # The style guide's "avoid" is closer in meaning but about none of the question's terms.
     assert flagged == [schema.text]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "**Warnings** — Warnings can also be disabled, though it is not recommended.",
+        "**printRoutes** — **Do not use it for debugging.**",
+        "Disabling warnings may cause issues when upgrading.",
+        "Handlers attached to this signal mustn’t be blocking for more than 4 seconds.",
+        "You should never pass a model instance; it could lead to race conditions.",
+        "Never compile a schema a tenant uploaded.",
+    ],
+)
+def test_a_sentence_advising_against_what_it_describes_is_a_warning(text: str) -> None:
+    assert advises_against(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fastify compiles the schema into a fast function.",
+        "The recommended way is to register the plugin.",
+        "It does not matter which order you register them in.",  # "not" without advice
+        "Routes that never match return 404.",  # "never" inside a statement of fact
+    ],
+)
+def test_a_plain_statement_does_not_advise_against_anything(text: str) -> None:
+    assert not advises_against(text)
+
+
+def test_a_risk_question_hears_the_sentence_that_advises_against_the_plan() -> None:
+    import numpy as np
+
+    from assistant.grounding.scoring import score_units
+    from assistant.index.lexical import LexicalIndex
+    from assistant.models import ChunkRecord, Hit
+    from assistant.query.intent import make_query
+
+    lines = ["Warnings can be turned off with NODE_NO_WARNINGS.",
+             "Turning warnings off is not recommended."]  # fmt: skip
+    rec = ChunkRecord(
+        id="w", text=" ".join(lines), source="w.md", title="", section="Warnings",
+        units=[{"text": t, "raw": t} for t in lines],
+        unit_vecs=np.array([[1.0, 0.0], [0.8, 0.6]], dtype=np.float32),
+    )  # fmt: skip
+    lexical = LexicalIndex.build([rec])
+    question = "Can we just turn the warnings off?"
+    query = make_query(question, question, np.array([1.0, 0.0]), np.array([1.0, 0.0]), lexical)
+    flagged = [u.text for u in score_units(query, [Hit(rec, 1.0)], lexical) if u.warning]
+    assert flagged == [lines[1]]

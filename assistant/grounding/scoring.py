@@ -15,7 +15,7 @@ import numpy as np
 from assistant.index.lexical import LexicalIndex
 from assistant.models import Hit
 from assistant.query.intent import Query
-from assistant.retrieval.warnings import warns
+from assistant.retrieval.warnings import advises_against, warns
 from assistant.text import subject_terms, tokenize
 
 W_LEX = 0.35  # weight of rare-term overlap with the whole (standalone) question
@@ -133,8 +133,9 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
     if query.caution:
         # The one warning nearest the question, not its whole list; a warning sharing
         # none of the question's terms is about something else (a style guide's "avoid").
+        # A sentence advising against what it describes warns too, wherever it stands.
         warning = max(
-            (u for u in out if u.warns and u.term_share > 0),
+            (u for u in out if (u.warns or advises_against(u.text)) and u.term_share > 0),
             key=lambda u: u.score,
             default=None,
         )

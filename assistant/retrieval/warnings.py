@@ -23,3 +23,21 @@ def warns(section: str, unit_text: str = "") -> bool:
     return bool(
         _WARNING_HEADING.search(section.rsplit("›", 1)[-1]) or _WARNING_LEAD.match(unit_text)
     )
+
+
+# A sentence that advises against what it describes, wherever it stands: "Warnings can be
+# disabled, though it is not recommended", "Do not use it for debugging", "… may cause
+# issues when upgrading". English's ways of discouraging, not any one document's.
+_ADVISES_AGAINST = re.compile(
+    r"""\bnot\s+(?:be\s+)?(?:recommended|advised|advisable|safe|supported)\b
+    | \b(?:is|are|strongly)\s+discouraged\b | \bdiscourage[sd]?\b
+    | \b(?:should|must)\s+(?:not|never)\b | \b(?:should|must)n['’]t\b
+    | (?:^|[.;:—]\s*|\*\*\s*)(?:do\s+not|don['’]t|never|avoid)\b
+    | \b(?:may|might|can|could|will)\s+(?:cause|result\s+in|lead\s+to|break)\b
+    | \bat\s+your\s+own\s+risk\b | \bbeware\b | \bbe\s+careful\b""",
+    re.I | re.X,
+)
+
+
+def advises_against(unit_text: str) -> bool:
+    return bool(_ADVISES_AGAINST.search(unit_text))
