@@ -295,9 +295,31 @@ def test_a_long_turn_whose_pronoun_has_nothing_in_it_to_stand_for_goes_on(articl
     assert condensed(turn, *history, lexical=lexical).standalone == (
         "How fast does Hono start when our CI pipeline builds with Earthly and Nix?"
     )
-    # A turn naming things the corpus has may be a question of its own: left alone.
+    # "it" comes before the names the turn has: it cannot stand for them, so it is Hono.
     turn = "How fast does it start compared with Fastify and Express on Node?"
-    assert condensed(turn, *history, lexical=lexical).standalone == turn
+    assert condensed(turn, *history, lexical=lexical).standalone == (
+        "How fast does Hono start compared with Fastify and Express on Node?"
+    )
+
+
+@pytest.mark.parametrize(
+    "turn",
+    ["We're on the Redis broker in production — anything to watch out for with that?",
+     "We keep every result in Postgres with a nightly cleanup job. Will that work?",
+     "Can that queue be a RabbitMQ quorum queue, and what changes on the worker side?"],
+)  # fmt: skip
+def test_a_sentence_pointing_back_before_it_names_anything_goes_on(article, turn: str) -> None:
+    lexical, _ = article  # it has Redis, Postgres and RabbitMQ: each a subject of its own
+    history = ("Can I schedule a task 6 hours out?", "Yes, pass eta= [1].")
+    rewritten = condensed(turn, *history, lexical=lexical)
+    assert rewritten.standalone.startswith("Can I schedule a task 6 hours out? ")
+
+
+def test_a_reference_after_a_name_in_its_sentence_is_to_that_name(article) -> None:
+    lexical, _ = article
+    turn = "Does Fastify log requests, and can I turn it off?"
+    history = ("Which ORM is the default for Python?", "SQLAlchemy [1].")
+    assert condensed(turn, *history, lexical=lexical) == Rewrite(turn, turn)
 
 
 def test_the_second_one_of_an_answer_quoting_the_article(article) -> None:

@@ -101,6 +101,7 @@ _THERE = re.compile(
     r"(?!\s+(?:is|are|was|were|will|be|must|should|might|may|could|would|seems?|exists?)\b|'s)",
     re.I,
 )
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\s+[—–]\s+")  # a turn's sentences and dashed asides
 _MARK = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]|\*\*|`")
 CONTEXT_CHARS = 400
 FRAGMENT_WORDS = 6
@@ -172,6 +173,30 @@ def _leans_on_before(question: str, lexical: LexicalIndex) -> bool:
     return _points_back(question) and not any(s.known for s in question_subjects(question, lexical))
 
 
+def _refers_in_a_sentence(question: str, lexical: LexicalIndex) -> bool:
+    """A sentence of the turn that points back before it names anything ("will that
+    work?", "can that queue be a quorum queue?", "how fast does it start compared with
+    Fastify?"): the turn goes on from before, whatever else it names. A reference after a
+    name in its sentence ("Does Fastify log requests, and can I turn it off?") is to it."""
+    for sentence in _SENTENCES.split(question):
+        at = _reference_at(sentence)
+        if at is not None and not _names(sentence[:at], lexical):
+            return True
+    return False
+
+
+def _reference_at(text: str) -> int | None:
+    """Where the first reference to something said before starts, if any."""
+    found = [m.start(1) if m.re is _LEADING_DEMONSTRATIVE else m.start()
+             for rx in (_SAME, _DEMONSTRATIVE, _BARE_DEMONSTRATIVE, _LEADING_DEMONSTRATIVE,
+                        _THERE)
+             if (m := rx.search(text))]  # fmt: skip
+    found += [m.start() for m in _PRONOUN.finditer(text) if not _dummy(text, m)][:1]
+    if m := _ordinal(text):
+        found.append(m.start())
+    return min(found, default=None)
+
+
 def _dummy(text: str, m: re.Match) -> bool:
     return m.group(1).lower() == "it" and bool(_DUMMY_IT.match(text, m.start()))
 
@@ -203,7 +228,11 @@ def rewrite(question: str, history: Sequence[Turn], lexical: LexicalIndex | None
 
 
 def condense(question: str, before: _Before) -> Rewrite:
-    if not (is_follow_up(question) or _leans_on_before(question, before.lexical)):
+    if not (
+        is_follow_up(question)
+        or _leans_on_before(question, before.lexical)
+        or _refers_in_a_sentence(question, before.lexical)
+    ):
         return Rewrite(question, question)
     turn = _plain(question)
     if condition := _CONDITION.match(turn):
