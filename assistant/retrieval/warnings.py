@@ -1,5 +1,6 @@
 """Sections and lines that warn (anti-patterns, pitfalls, "Downsides: …"): what answers a
-question about risks, found by its heading or its lead word."""
+question about risks, found by its heading or its lead word; and sentences that advise
+against what they describe ("… though it is not recommended"), found by their wording."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def warns(section: str, unit_text: str = "") -> bool:
 # issues when upgrading". English's ways of discouraging, not any one document's.
 _ADVISES_AGAINST = re.compile(
     r"""\bnot\s+(?:be\s+)?(?:recommended|advised|advisable|safe|supported)\b
-    | \b(?:is|are|strongly)\s+discouraged\b | \bdiscourage[sd]?\b
+    | \bdiscourage[sd]?\b
     | \b(?:should|must)\s+(?:not|never)\b | \b(?:should|must)n['’]t\b
     | (?:^|[.;:—]\s*|\*\*\s*)(?:do\s+not|don['’]t|never|avoid)\b
     | \b(?:may|might|can|could|will)\s+(?:cause|result\s+in|lead\s+to|break)\b
