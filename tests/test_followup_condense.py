@@ -205,7 +205,8 @@ def test_a_condition_is_added_or_takes_the_place_of_its_counterpart() -> None:
 @pytest.mark.parametrize(
     "turn",
     ["right, but routes registered outside that plugin can't see it. How do I expose it?",
-     "ok so which of them starts fastest?", "Well, what does the guide say about Go?"],
+     "ok so which of them starts fastest?", "Well, what does the guide say about Go?",
+     "in TypeScript? I'd rather not hand-write an interface that mirrors the schema"],
 )  # fmt: skip
 def test_a_turn_opening_by_going_on_from_the_last_is_a_follow_up(turn: str) -> None:
     assert is_follow_up(turn)  # however many words of its own it has
@@ -215,7 +216,8 @@ def test_a_turn_opening_by_going_on_from_the_last_is_a_follow_up(turn: str) -> N
 @pytest.mark.parametrize(
     "turn",
     ["What is Hono?", "Is it OK to skip migrations on a small project?",
-     "How do I deploy Elysia to Fly.io?"],
+     "How do I deploy Elysia to Fly.io?", "In Python, how do I retry a failed job?",
+     "At what time of day does the nightly scheduler run?"],
 )  # fmt: skip
 def test_a_turn_that_is_no_follow_up_is_left_alone(turn: str) -> None:
     assert not is_follow_up(turn)

@@ -101,6 +101,12 @@ _THERE = re.compile(
     r"(?!\s+(?:is|are|was|were|will|be|must|should|might|may|could|would|seems?|exists?)\b|'s)",
     re.I,
 )
+# A turn opening with a short phrase of place or scope asked on its own ("in TypeScript?",
+# "on Windows?"): the question before, asked there.
+_WH_WORD = "|".join(sorted(_WH))
+_SCOPED_FRAGMENT = re.compile(
+    rf"^\s*(?:{_SCOPE})\s+(?!(?:{_WH_WORD})\b)[^\s?.!]+(?:\s+[^\s?.!]+){{0,2}}\s*\?", re.I
+)
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\s+[—–]\s+")  # a turn's sentences and dashed asides
 _MARK = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]|\*\*|`")
 CONTEXT_CHARS = 400
@@ -153,6 +159,8 @@ class _Before:
 
 def is_follow_up(question: str) -> bool:
     if _CUE.match(question) or _RELATIONAL.search(question) or _EXPLICIT.search(question):
+        return True
+    if _SCOPED_FRAGMENT.match(question):  # "in TypeScript? I'd rather not …": the same, there
         return True
     if _DISCOURSE.match(question):  # "right, but …", "ok so …": it goes on from before
         return True
