@@ -170,7 +170,7 @@ class Settings(BaseSettings):
         5,
         ge=1,
         description="Most corpus sentences an extractive answer quotes: its lead "
-        "and the lines that support it.",
+        "and the lines that support it (one more for a question that asks two things).",
     )
     max_question_chars: int = Field(
         1000, ge=10, description="Longer questions are rejected with a clear error."

@@ -349,3 +349,12 @@ def test_the_next_line_is_the_one_that_adds_most_beside_those_chosen() -> None:
 def test_lines_that_repeat_none_of_the_others_keep_their_order_of_merit() -> None:
     units = [unit("a.md", "s", f"Line {n}.", 1.0 - n / 100, index=n) for n in range(6)]
     assert select(units, []) == ["Line 0.", "Line 1.", "Line 2.", "Line 3."]
+
+
+def test_a_question_that_asks_two_things_has_room_for_one_more_line() -> None:
+    lines = [unit("a.md", "sqs", f"Line {n} about the SQS transport.", 1.0 - n / 100, index=n)
+             for n in range(8)]  # fmt: skip
+    one = answer(lines, "Which region does the SQS transport use by default?", ["sqs"])
+    two = answer(lines, "Which region does SQS use by default, and where do I set it?", ["sqs"])
+    assert one.count("Line ") == 5  # the composer's five
+    assert two.count("Line ") == 6

@@ -8,6 +8,7 @@ the rest, and cite each section once.
 from __future__ import annotations
 
 import re
+from copy import copy
 from dataclasses import replace
 
 from assistant.generators.base import Draft, Evidence, Generator
@@ -51,6 +52,21 @@ LEANING_CHARS = 40  # a sentence shorter than this continues the one before it
 # A labelled field of reference docs ("Default: `1048576` (1MiB)", "Type: `string`"): the
 # direct answer when the question asks for what its label names.
 _FIELD = re.compile(r"^(?:\*\*[^*\n]+\*\*\s+—\s+)?([A-Z][a-z]+(?: [a-z]+)?):\s+\S")
+
+
+# A question that asks two things ("which region …, and where do I set another?"): a second
+# question mark, or a clause joined on that asks anew.
+_SECOND_ASK = re.compile(
+    r"\?\s*\S.*\?"
+    r"|,\s*(?:and|or|but)\s+(?:what|how|which|why|when|where|does|do|is|are|can|should)\b"
+    r"|\b(?:and|or)\s+(?:what|how|which|why|when|where)\b",
+    re.I,
+)
+SECOND_ASK_LINES = 1  # the smallest that gains on the tuning sets (2 gains no more)
+
+
+def _asks_twice(question: str) -> bool:
+    return bool(_SECOND_ASK.search(question))
 
 
 class ExtractiveGenerator(Generator):
@@ -152,6 +168,14 @@ class ExtractiveGenerator(Generator):
         return chosen
 
     def generate(self, evidence: Evidence) -> Draft:
+        if _asks_twice(evidence.query.question):
+            # Room for what the second question asks, in a copy: one composer serves all.
+            composer = copy(self)
+            composer.max_sentences += SECOND_ASK_LINES
+            return composer._compose(evidence)
+        return self._compose(evidence)
+
+    def _compose(self, evidence: Evidence) -> Draft:
         chosen = self.read_together(self.select(evidence), evidence.units)
         lead = lead_unit(chosen, evidence)
         chosen, lead = self.introduced(chosen, lead, evidence.units)
