@@ -135,7 +135,7 @@ def score_units(query: Query, hits: list[Hit], lexical: LexicalIndex) -> list[Sc
         # none of the question's terms is about something else (a style guide's "avoid").
         # A sentence advising against what it describes warns too, wherever it stands.
         warning = max(
-            (u for u in out if (u.warns or advises_against(u.text)) and u.term_share > 0),
+            (u for u in out if u.term_share > 0 and (u.warns or advises_against(u.text))),
             key=lambda u: u.score,
             default=None,
         )

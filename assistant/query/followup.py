@@ -261,15 +261,7 @@ def condense(question: str, before: _Before) -> Rewrite:
 
 
 def _has_reference(text: str) -> bool:
-    return bool(
-        _ordinal(text)
-        or _SAME.search(text)
-        or _DEMONSTRATIVE.search(text)
-        or _LEADING_DEMONSTRATIVE.search(text)
-        or _BARE_DEMONSTRATIVE.search(text)
-        or _THERE.search(text)
-        or _refers(text)
-    )
+    return _reference_at(text) is not None
 
 
 def _refers(text: str) -> bool:
