@@ -322,6 +322,19 @@ def test_a_sentence_asking_a_question_does_not_lead_the_one_answering_it_does() 
     assert text.splitlines()[0].startswith("The soft limit raises an exception")
 
 
+def test_a_question_the_text_asks_itself_gives_its_place_to_the_answer_after_it() -> None:
+    """The question matches best and says nothing; what follows answers it, past the
+    lines the answer already holds."""
+    units = _chunk_units(
+        ["Soft, or hard?", "The time limit is set in two values, soft and hard.",
+         "The soft limit lets the task clean up; the hard one kills it.", "Limits are per task."],
+        [1.0, 0.95, 0.5, 0.1],
+    )  # fmt: skip
+    chosen = select(units, ["soft", "limit"], "soft or hard time limit?")
+    assert "Soft, or hard?" not in chosen
+    assert chosen[:2] == [units[2].text, units[1].text]
+
+
 def test_the_next_line_is_the_one_that_adds_most_beside_those_chosen() -> None:
     # Three lines of one option's list echo its label (near each other: cosine 0.8); the
     # sentence that explains the option scores a little lower but says something new.

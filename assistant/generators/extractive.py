@@ -165,7 +165,7 @@ class ExtractiveGenerator(Generator):
             fields = [u for u in units if u.hit.chunk.id in ids and _asked_field(u, asks)]
             if fields:
                 chosen = [*chosen[: self.max_sentences - 1], max(fields, key=lambda u: u.score)]
-        return chosen
+        return _answered(chosen, units)
 
     def generate(self, evidence: Evidence) -> Draft:
         if _asks_twice(evidence.query.question):
@@ -333,6 +333,26 @@ def _explained(units: list[ScoredUnit]) -> list[ScoredUnit]:
     if not raised:
         return units
     return sorted((raised.get(id(u), u) for u in units), key=lambda u: -u.score)
+
+
+def _answered(chosen: list[ScoredUnit], units: list[ScoredUnit]) -> list[ScoredUnit]:
+    """A question the prose asks itself ("Soft, or hard?") matches a question well and says
+    nothing: its place goes to the first sentence after it, in its chunk, that the answer
+    does not hold yet (what the text says in reply)."""
+    at = {(u.hit.chunk.id, u.index): u for u in units}
+    out: list[ScoredUnit] = []
+    for u in chosen:
+        if not _asks(u):
+            out.append(u)
+            continue
+        n = u.index + 1
+        while (nxt := at.get((u.hit.chunk.id, n))) is not None and (
+            nxt in chosen or nxt in out or _asks(nxt)
+        ):
+            n += 1
+        if nxt is not None and nxt.kind == "sentence":
+            out.append(nxt)
+    return out
 
 
 def _following(
