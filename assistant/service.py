@@ -423,6 +423,7 @@ class Assistant:
         t0 = time.perf_counter()
         asked = self.validate(question)
         generator = self.generator(backend)
+        self.embedder.prepare()  # the model opens while the index loads
         view = self.index()
         lexical = view.lexical
         timings: dict[str, float] = {}

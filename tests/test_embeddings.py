@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -140,19 +141,63 @@ def test_precision_and_unit_pooling_are_part_of_the_model_identity() -> None:
 
 
 def test_a_second_session_opens_the_graph_as_optimized_the_first_time(model_cache) -> None:
-    """ONNX Runtime's optimized graph is saved beside the export; a session opened on it
-    skips the optimization and gives the same vectors."""
+    """ONNX Runtime's optimized graph is saved beside the export, its weights in a file of
+    their own (mapped when a session opens, not copied out of the graph); a session
+    opened on it skips the optimization and gives the same vectors."""
 
     def optimized() -> list:
         return [p for p in model_cache.glob("*.ort*.onnx") if "-int8" not in p.name]
 
     first = OnnxEmbedder(Settings().embedding_model, cache_dir=model_cache)
+    first.embed(TEXTS)
     saved = optimized()
     assert len(saved) == 1
+    assert saved[0].stat().st_size < 1_000_000, "the weights are not inline"
+    stem = saved[0].name.removesuffix(".onnx")
+    assert [w.stat().st_size > 80_000_000 for w in model_cache.glob(f"{stem}.*.weights")] == [True]
     again = OnnxEmbedder(Settings().embedding_model, cache_dir=model_cache)
     assert np.allclose(first.embed(TEXTS), again.embed(TEXTS), atol=1e-5)
     assert optimized() == saved
     assert not list(model_cache.glob(".*tmp*")), "no half-written file is left"
+
+
+def test_prepare_opens_the_session_once_in_the_background(model_cache, monkeypatch) -> None:
+    """`prepare` returns at once; the `embed` after it uses the session it opened."""
+    embedder = OnnxEmbedder(Settings().embedding_model, cache_dir=model_cache)
+    opened = []
+    real_open = embedder._open
+    monkeypatch.setattr(embedder, "_open", lambda threads: opened.append(1) or real_open(threads))
+    embedder.prepare()
+    embedder.prepare()  # while it opens, or after: still one session
+    vectors = embedder.embed(TEXTS[:2])
+    embedder.prepare()
+    assert vectors.shape == (2, embedder.dimension)
+    assert opened == [1]
+
+
+def test_a_graph_that_fails_to_open_in_the_background_fails_in_embed(tmp_path) -> None:
+    """The error is the caller's to see, where it embeds, not a thread's traceback."""
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a graph")
+    embedder = OnnxEmbedder(Settings().embedding_model, onnx_path=broken)
+    embedder.prepare()
+    with pytest.raises(Exception, match=r"(?i)protobuf|invalid|load"):
+        embedder.embed(["a question"])
+
+
+def test_an_optimized_graph_of_the_earlier_kind_is_replaced(model_cache, tmp_path) -> None:
+    """A cache from before weights were saved apart holds an inline optimized graph: the
+    first session saves the new kind and removes it, so 90 MB are not kept twice."""
+    OnnxEmbedder(Settings().embedding_model, cache_dir=model_cache).embed(TEXTS)
+    export = next(p for p in model_cache.glob("model-*.onnx") if ".ort" not in p.name
+                  and "-int8" not in p.name)  # fmt: skip
+    shutil.copy(export, tmp_path / export.name)
+    new = next(p for p in model_cache.glob(f"{export.stem}.ort*.onnx"))
+    earlier = tmp_path / new.name.replace(".mapped.onnx", ".onnx")
+    earlier.write_bytes(b"an inline graph")
+    OnnxEmbedder(Settings().embedding_model, cache_dir=tmp_path).embed(TEXTS)
+    assert (tmp_path / new.name).exists()
+    assert not earlier.exists()
 
 
 def test_the_export_is_keyed_by_the_model_not_by_where_or_when_it_was_installed(tmp_path):

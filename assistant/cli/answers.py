@@ -33,7 +33,7 @@ def ask(ctx: click.Context, question: str | None, as_json: bool, **options: obje
 
     An LLM answer is printed as it is written, then checked: if the check changes it,
     the checked answer follows."""
-    assistant = assistant_of(ctx)
+    assistant = assistant_of(ctx, answers=True)
     kwargs = {
         "backend": options["backend"],
         "retriever": options["retriever"],
@@ -141,7 +141,7 @@ def chat(ctx: click.Context, backend: str | None) -> None:
     """An interactive session that keeps context for follow-ups (/new resets, /quit ends)."""
     from assistant.models import Turn
 
-    assistant = assistant_of(ctx)
+    assistant = assistant_of(ctx, answers=True)
     history: list[Turn] = []
     click.echo("StackGuide chat. Ask about backend stacks; /new starts over, /quit ends.")
     while True:

@@ -23,14 +23,22 @@ def settings_of(ctx: click.Context):
         raise fail(exc) from None
 
 
-def assistant_of(ctx: click.Context):
-    """The run's one Assistant, made on first use."""
-    from assistant.service import Assistant
-
+def assistant_of(ctx: click.Context, answers: bool = False):
+    """The run's one Assistant, made on first use. For a command that `answers`, the
+    embedding model starts opening first, while the rest of the service loads."""
     root = ctx.find_root()
     obj = root.ensure_object(dict)
     if "assistant" not in obj:
-        obj["assistant"] = Assistant(settings_of(ctx))
+        settings = settings_of(ctx)
+        embedder = None
+        if answers:
+            from assistant.embeddings import get_embedder
+
+            embedder = get_embedder(settings)
+            embedder.prepare()
+        from assistant.service import Assistant
+
+        obj["assistant"] = Assistant(settings, embedder=embedder)
         root.call_on_close(obj["assistant"].close)
     return obj["assistant"]
 

@@ -60,6 +60,11 @@ class Embedder(ABC):
         """`fn` over the batches, results in order; an embedder may run them in parallel."""
         return map(fn, batches)
 
+    def prepare(self) -> None:
+        """Begin, without waiting, what the first `embed` needs (a model to open), so that
+        it overlaps the caller's other work; nothing here."""
+        return None
+
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 
