@@ -200,6 +200,26 @@ def test_an_optimized_graph_of_the_earlier_kind_is_replaced(model_cache, tmp_pat
     assert not earlier.exists()
 
 
+def test_a_cache_the_optimized_graph_cannot_be_saved_in_still_embeds(model_cache, tmp_path):
+    """Saving is a speed-up: where the file cannot be written, the session opens without."""
+    import os
+    import platform
+
+    import onnxruntime as ort
+
+    OnnxEmbedder(Settings().embedding_model, cache_dir=model_cache).embed(TEXTS)
+    export = next(p for p in model_cache.glob("model-*.onnx") if ".ort" not in p.name
+                  and "-int8" not in p.name)  # fmt: skip
+    shutil.copy(export, tmp_path / export.name)
+    saved = f"{export.stem}.ort{ort.__version__}-{platform.machine()}.mapped.onnx"
+    (tmp_path / f".{saved}.tmp{os.getpid()}").mkdir()  # where it would write: taken
+    vectors = OnnxEmbedder(Settings().embedding_model, cache_dir=tmp_path).embed(TEXTS)
+    assert np.allclose(vectors, OnnxEmbedder(Settings().embedding_model,
+                                             cache_dir=model_cache).embed(TEXTS), atol=1e-5)  # fmt: skip
+    assert not (tmp_path / saved).exists()
+    assert not list(tmp_path.glob("*.weights")), "nothing half-saved is left"
+
+
 def test_the_export_is_keyed_by_the_model_not_by_where_or_when_it_was_installed(tmp_path):
     """A reinstall (new mtimes) or another venv (another path) reuses the export; a
     changed config or different weights make a new one."""

@@ -125,11 +125,23 @@ class OnnxEmbedder(Embedder):
             opts.add_session_config_entry(
                 "session.optimized_model_external_initializers_min_size_in_bytes", "1024"
             )
-        session = ort.InferenceSession(
-            str(path), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
+        try:
+            session = ort.InferenceSession(
+                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+        except Exception:
+            if path is not self._onnx_path:
+                raise
+            # A cache it cannot write to (ONNX Runtime fails the session over the file it
+            # could not save): the slow way every time, without saving.
+            opts.optimized_model_filepath = ""
+            with contextlib.suppress(OSError):  # weights it may have saved before failing
+                optimized.with_name(weights).unlink(missing_ok=True)
+            session = ort.InferenceSession(
+                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
         self._inputs = {i.name for i in session.get_inputs()}  # the same graph every lane
-        if path is self._onnx_path:  # a read-only cache: the slow way every time
+        if opts.optimized_model_filepath:
             with contextlib.suppress(OSError):
                 os.replace(tmp, optimized)  # atomic: readers see the whole graph or none
                 # The earlier kind, weights inline, is not read again.
@@ -171,8 +183,8 @@ class OnnxEmbedder(Embedder):
             return self._main_session
 
     def prepare(self) -> None:
-        """Open the session in the background: ONNX Runtime reads and sets up the graph
-        (~0.25 s) outside the GIL, while the caller loads the index."""
+        """Open the session in the background: ONNX Runtime maps the weights and sets up
+        the graph largely outside the GIL, while the caller loads the rest."""
         if self._main_session is None and not self._opening.locked():
             threading.Thread(target=self._try_open, name="embed-open", daemon=True).start()
 
