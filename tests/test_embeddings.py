@@ -175,6 +175,23 @@ def test_prepare_opens_the_session_once_in_the_background(model_cache, monkeypat
     assert opened == [1]
 
 
+def test_a_process_ending_while_the_session_opens_exits_cleanly(model_cache) -> None:
+    """A command that fails before it embeds (an empty question) ends its process while
+    the session may still be opening: the exit waits for it instead of aborting."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from assistant.embeddings.onnx import OnnxEmbedder\n"
+        "from assistant.settings import Settings\n"
+        f"e = OnnxEmbedder(Settings().embedding_model, cache_dir=Path({str(model_cache)!r}))\n"
+        "e.prepare()\n"
+        "sys.exit(3)\n"
+    )
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert done.returncode == 3, done.stderr
+
+
 def test_a_graph_that_fails_to_open_in_the_background_fails_in_embed(tmp_path) -> None:
     """The error is the caller's to see, where it embeds, not a thread's traceback."""
     broken = tmp_path / "broken.onnx"

@@ -186,7 +186,9 @@ class OnnxEmbedder(Embedder):
         """Open the session in the background: ONNX Runtime maps the weights and sets up
         the graph largely outside the GIL, while the caller loads the rest."""
         if self._main_session is None and not self._opening.locked():
-            threading.Thread(target=self._try_open, name="embed-open", daemon=True).start()
+            # Not a daemon: a process ending while ONNX Runtime is still opening the graph
+            # (a command that fails early) waits for it rather than aborting in C++.
+            threading.Thread(target=self._try_open, name="embed-open").start()
 
     def _try_open(self) -> None:
         # A graph that fails to open fails again, and is reported, in the `embed` that
