@@ -45,6 +45,10 @@ BULK_WIDTH_STEP = 32
 WEIGHTS_APART = "mapped"
 
 
+def _session(ort, path: Path, opts):
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
 def _bulk_width(tokens: int) -> int:
     return -(-tokens // BULK_WIDTH_STEP) * BULK_WIDTH_STEP
 
@@ -84,6 +88,7 @@ class OnnxEmbedder(Embedder):
         self._onnx_path = onnx_path
         self._main_session = None  # opened on first use (`_session`) or by `prepare`
         self._opening = threading.Lock()
+        self._saving = threading.Lock()
         # Bulk embedding runs one single-threaded session per core over small batches:
         # on CPU that beats one session splitting each (larger) batch across the cores,
         # and the vectors are the same. An explicit thread count keeps one session.
@@ -108,44 +113,44 @@ class OnnxEmbedder(Embedder):
         opts.intra_op_num_threads = threads
         tag = f"ort{ort.__version__}-{platform.machine()}"
         optimized = self._onnx_path.with_name(f"{self._onnx_path.stem}.{tag}.{WEIGHTS_APART}.onnx")
-        path = self._onnx_path
-        if optimized.exists():
-            path = optimized
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        else:
-            pid = os.getpid()
-            tmp = optimized.with_name(f".{optimized.name}.tmp{pid}")
-            opts.optimized_model_filepath = str(tmp)
-            # The graph names its weights' file; each writer has its own, so a file a
-            # session has mapped is never rewritten under it.
-            weights = f"{optimized.stem}.{pid}.weights"
-            opts.add_session_config_entry(
-                "session.optimized_model_external_initializers_file_name", weights
-            )
-            opts.add_session_config_entry(
-                "session.optimized_model_external_initializers_min_size_in_bytes", "1024"
-            )
+        # Ingest's lanes open at once: one optimizes and saves, the others then read that.
+        with self._saving:
+            if optimized.exists():
+                opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+                session = _session(ort, optimized, opts)
+            else:
+                earlier = optimized.with_name(f"{self._onnx_path.stem}.{tag}.onnx")
+                session = self._optimize(ort, opts, optimized, earlier)
+        self._inputs = {i.name for i in session.get_inputs()}  # the same graph every lane
+        return session
+
+    def _optimize(self, ort, opts, optimized: Path, earlier: Path):
+        """A session on the export, saving the graph it optimizes as `optimized` in place
+        of the `earlier` kind, which kept its weights inline."""
+        pid = os.getpid()
+        tmp = optimized.with_name(f".{optimized.name}.tmp{pid}")
+        opts.optimized_model_filepath = str(tmp)
+        # The graph names its weights' file; each process writes its own, so a file a
+        # session has mapped is never rewritten under it.
+        weights = optimized.with_name(f"{optimized.stem}.{pid}.weights")
+        opts.add_session_config_entry(
+            "session.optimized_model_external_initializers_file_name", weights.name
+        )
+        opts.add_session_config_entry(
+            "session.optimized_model_external_initializers_min_size_in_bytes", "1024"
+        )
         try:
-            session = ort.InferenceSession(
-                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
-            )
+            session = _session(ort, self._onnx_path, opts)
         except Exception:
-            if path is not self._onnx_path:
-                raise
             # A cache it cannot write to (ONNX Runtime fails the session over the file it
             # could not save): the slow way every time, without saving.
-            opts.optimized_model_filepath = ""
             with contextlib.suppress(OSError):  # weights it may have saved before failing
-                optimized.with_name(weights).unlink(missing_ok=True)
-            session = ort.InferenceSession(
-                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
-            )
-        self._inputs = {i.name for i in session.get_inputs()}  # the same graph every lane
-        if opts.optimized_model_filepath:
-            with contextlib.suppress(OSError):
-                os.replace(tmp, optimized)  # atomic: readers see the whole graph or none
-                # The earlier kind, weights inline, is not read again.
-                optimized.with_name(f"{self._onnx_path.stem}.{tag}.onnx").unlink(missing_ok=True)
+                weights.unlink()
+            opts.optimized_model_filepath = ""
+            return _session(ort, self._onnx_path, opts)
+        with contextlib.suppress(OSError):
+            os.replace(tmp, optimized)  # atomic: readers see the whole graph or none
+            earlier.unlink(missing_ok=True)
         return session
 
     @property
