@@ -199,7 +199,8 @@ def _reference_at(text: str) -> int | None:
              for rx in (_SAME, _DEMONSTRATIVE, _BARE_DEMONSTRATIVE, _LEADING_DEMONSTRATIVE,
                         _THERE)
              if (m := rx.search(text))]  # fmt: skip
-    found += [m.start() for m in _PRONOUN.finditer(text) if not _dummy(text, m)][:1]
+    if (pronoun := _pronoun_at(text)) is not None:
+        found.append(pronoun)
     if m := _ordinal(text):
         found.append(m.start())
     return min(found, default=None)
@@ -266,7 +267,12 @@ def _has_reference(text: str) -> bool:
 
 def _refers(text: str) -> bool:
     """Whether `text` holds a pronoun that stands for something ("is it ok to" does not)."""
-    return any(not _dummy(text, m) for m in _PRONOUN.finditer(text))
+    return _pronoun_at(text) is not None
+
+
+def _pronoun_at(text: str) -> int | None:
+    """Where the first pronoun that stands for something starts, if any."""
+    return next((m.start() for m in _PRONOUN.finditer(text) if not _dummy(text, m)), None)
 
 
 # -- the turn's shape ---------------------------------------------------------------------
