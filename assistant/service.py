@@ -15,15 +15,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Generator as Stream
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from assistant.conversations.base import Conversations
 from assistant.errors import ConfigError, IndexNotReady, InvalidQuestion
 from assistant.feedback.base import FeedbackStore
 from assistant.generators import Draft, Evidence, Generator, get_generator, resolve_backend
-from assistant.grounding.gate import assess
+from assistant.grounding.gate import GateResult, assess
+from assistant.grounding.in_context import answers_the_turn
 from assistant.grounding.judges import RelevanceJudge, get_judge
-from assistant.grounding.scoring import score_units
+from assistant.grounding.scoring import ScoredUnit, score_units
 from assistant.index.lexical import LexicalIndex, generation_of
 from assistant.index.live import IndexView, LiveIndex
 from assistant.index.vectors.base import VectorStore
@@ -40,6 +41,9 @@ from assistant.settings import Settings, load_settings
 from assistant.streams import drain
 from assistant.text import encodable
 
+if TYPE_CHECKING:
+    import numpy as np
+
 log = logging.getLogger(__name__)
 
 
@@ -50,11 +54,22 @@ class Reading:
     cleaned: str
     injected: bool
     turn: Rewrite
-    rewritten_by: str | None  # "rules" or "llm" for a follow-up
+    # "rules" or "llm" for a follow-up made standalone; "context" for a turn answered
+    # from its search with the conversation before it
+    rewritten_by: str | None
 
     @property
     def standalone(self) -> str:
         return self.turn.standalone
+
+
+class Judged(NamedTuple):
+    """One search for a question and what the gate made of it."""
+
+    query: Query
+    hits: list[Hit]
+    units: list[ScoredUnit]
+    verdict: GateResult
 
 
 RELATED_SECTIONS = 3
@@ -428,12 +443,11 @@ class Assistant:
         lexical = view.lexical
         timings: dict[str, float] = {}
         reading = self._read(asked, history, generator, lexical, timings)
-        query, hits = self._find(reading, view, retriever, k, timings)
+        found = self._judged(reading.turn.retrieval, reading, view, retriever, k, timings)
+        if found.verdict.ok and reading.turn.in_context:
+            found = self._in_context(found, reading, view, retriever, k, timings)
+        query, hits, units, verdict = found
         t = time.perf_counter()
-        units = score_units(query, hits, lexical)
-        # The gate decides before any LLM call: an out-of-scope question never reaches a
-        # model as something to answer.
-        verdict = assess(query, units, lexical, self.judge)
         draft, streamed = None, False
         if verdict.ok:
             evidence = Evidence(verdict.covered(query), hits, units, lexical,
@@ -502,22 +516,69 @@ class Assistant:
             timings["rewrite"] = _ms(t)
         return Reading(cleaned, injected, turn, rewritten_by)
 
-    def _find(
+    def _judged(
         self,
+        search_text: str,
         reading: Reading,
         view: IndexView,
         retriever: Mode | None,
         k: int | None,
         timings: dict[str, float],
-    ) -> tuple[Query, list[Hit]]:
-        """Embed the question (and a follow-up's own words) and retrieve its passages."""
-        cleaned, search_text = reading.cleaned, reading.turn.retrieval
+        turn_vector: np.ndarray | None = None,
+    ) -> Judged:
+        """Search with `search_text`, score the passages' units and pass the gate."""
+        query, hits = self._find(search_text, reading, view, retriever, k, timings,
+                                 turn_vector)  # fmt: skip
         t = time.perf_counter()
-        if search_text != cleaned and cleaned:  # a follow-up: its own meaning counts too
+        units = score_units(query, hits, view.lexical)
+        # The gate decides before any LLM call: an out-of-scope question never reaches a
+        # model as something to answer.
+        verdict = assess(query, units, view.lexical, self.judge)
+        _took(timings, "gate", t)
+        return Judged(query, hits, units, verdict)
+
+    def _in_context(
+        self,
+        alone: Judged,
+        reading: Reading,
+        view: IndexView,
+        retriever: Mode | None,
+        k: int | None,
+        timings: dict[str, float],
+    ) -> Judged:
+        """The turn searched with the conversation before it, kept when the gate passes
+        it and its passages answer the turn's own words nearly as well as the turn's own
+        search does; the gate has already passed the turn on its own words."""
+        said = self._judged(reading.turn.in_context, reading, view, retriever, k, timings,
+                            alone.query.turn_vector)  # fmt: skip
+        if not said.verdict.ok:
+            return alone
+        if not answers_the_turn(alone.units, score_units(alone.query, said.hits, view.lexical)):
+            return alone
+        reading.rewritten_by = "context"
+        return said
+
+    def _find(
+        self,
+        search_text: str,
+        reading: Reading,
+        view: IndexView,
+        retriever: Mode | None,
+        k: int | None,
+        timings: dict[str, float],
+        turn_vector: np.ndarray | None = None,
+    ) -> tuple[Query, list[Hit]]:
+        """Embed the question (and a follow-up's own words, unless `turn_vector` has
+        them already) and retrieve its passages."""
+        cleaned = reading.cleaned
+        t = time.perf_counter()
+        if turn_vector is not None:
+            vector = self.embedder.embed_one(search_text)
+        elif search_text != cleaned and cleaned:  # a follow-up: its own meaning counts too
             vector, turn_vector = self.embedder.embed([search_text, cleaned])
         else:
             vector = turn_vector = self.embedder.embed_one(search_text)
-        timings["embed"] = _ms(t)
+        _took(timings, "embed", t)
         t = time.perf_counter()
         query = make_query(cleaned, search_text, vector, turn_vector, view.lexical,
                            refers_back=reading.turn.refers_back)  # fmt: skip
@@ -529,7 +590,7 @@ class Assistant:
             caution=query.caution,  # decided on the turn, not on the earlier answer it quotes
             turn=cleaned,
         )
-        timings["retrieve"] = _ms(t)
+        _took(timings, "retrieve", t)
         return query, hits
 
     def _write(
@@ -645,3 +706,8 @@ def _clean(text: str) -> str:
 
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 2)
+
+
+def _took(timings: dict[str, float], stage: str, start: float) -> None:
+    """Add the time since `start` to `stage` (a turn searched twice embeds twice)."""
+    timings[stage] = round(timings.get(stage, 0.0) + _ms(start), 2)

@@ -221,8 +221,13 @@ def test_a_turn_opening_by_going_on_from_the_last_is_a_follow_up(turn: str) -> N
 )  # fmt: skip
 def test_a_turn_that_is_no_follow_up_is_left_alone(turn: str) -> None:
     assert not is_follow_up(turn)
-    condensed_ = condensed(turn, "Which ORM is the default for Python?", "SQLAlchemy 2.0 [1].")
-    assert condensed_ == Rewrite(turn, turn)
+    earlier = "Which ORM is the default for Python?"
+    condensed_ = condensed(turn, earlier, "SQLAlchemy 2.0 [1].")
+    assert (condensed_.standalone, condensed_.retrieval) == (turn, turn)
+    # Without the corpus no name is known to be a subject of its own: the turn is also
+    # searched in the conversation, and the service keeps whichever answers it.
+    assert condensed_.in_context.startswith(f"{earlier} {turn}")
+    assert "SQLAlchemy 2.0" in condensed_.in_context
 
 
 def test_without_a_conversation_nothing_changes() -> None:
@@ -322,6 +327,20 @@ def test_a_reference_after_a_name_in_its_sentence_is_to_that_name(article) -> No
     turn = "Does Fastify log requests, and can I turn it off?"
     history = ("Which ORM is the default for Python?", "SQLAlchemy [1].")
     assert condensed(turn, *history, lexical=lexical) == Rewrite(turn, turn)
+
+
+def test_only_a_turn_naming_nothing_the_corpus_has_is_searched_with_the_conversation(
+    article,
+) -> None:
+    lexical, _ = article
+    history = ("Which ORM is the default for Python?", "SQLAlchemy 2.0 [1].")
+    own = "Is Axum fast enough for a high-throughput API?"
+    assert condensed(own, *history, lexical=lexical) == Rewrite(own, own)
+    bare = "what's the default out of the box?"
+    rewritten = condensed(bare, *history, lexical=lexical)
+    assert (rewritten.standalone, rewritten.retrieval) == (bare, bare)
+    assert rewritten.in_context.startswith(f"{history[0]} {bare}")
+    assert "SQLAlchemy 2.0" in rewritten.in_context
 
 
 def test_the_second_one_of_an_answer_quoting_the_article(article) -> None:

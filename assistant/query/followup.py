@@ -121,6 +121,10 @@ class Rewrite:
     standalone: str  # what the user meant, in words a reader can check
     retrieval: str  # what to search with (may add the previous answer)
     refers_back: bool = False  # the turn still means the previous subject ("its", "same")
+    # A turn no rule reads as a follow-up may still go on from the conversation ("what's
+    # the default out of the box?"): searched with it as well, the answer that fits the
+    # turn better is kept. Empty when the turn names a subject of its own.
+    in_context: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,11 @@ def _leans_on_before(question: str, lexical: LexicalIndex) -> bool:
     """A turn in a conversation whose pronoun stands for something ("what key does it get
     logged under?") and that names nothing the corpus has for it to stand for: however
     long, it goes on about the subject before it."""
-    return _points_back(question) and not any(s.known for s in question_subjects(question, lexical))
+    return _points_back(question) and not _names_a_subject(question, lexical)
+
+
+def _names_a_subject(question: str, lexical: LexicalIndex) -> bool:
+    return any(s.known for s in question_subjects(question, lexical))
 
 
 def _refers_in_a_sentence(question: str, lexical: LexicalIndex) -> bool:
@@ -242,7 +250,10 @@ def condense(question: str, before: _Before) -> Rewrite:
         or _leans_on_before(question, before.lexical)
         or _refers_in_a_sentence(question, before.lexical)
     ):
-        return Rewrite(question, question)
+        if _names_a_subject(question, before.lexical):
+            return Rewrite(question, question)
+        said = _with_answer(f"{before.question} {question}", before)
+        return Rewrite(question, question, in_context=said)
     turn = _plain(question)
     if condition := _CONDITION.match(turn):
         found = _conditioned(question, turn[condition.end() :], before)
