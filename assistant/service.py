@@ -526,9 +526,30 @@ class Assistant:
         timings: dict[str, float],
         turn_vector: np.ndarray | None = None,
     ) -> Judged:
-        """Search with `search_text`, score the passages' units and pass the gate."""
-        query, hits = self._find(search_text, reading, view, retriever, k, timings,
-                                 turn_vector)  # fmt: skip
+        """Search with `search_text`: embed it (and a follow-up's own words, unless
+        `turn_vector` has them already), retrieve its passages, score their units and
+        pass the gate."""
+        cleaned = reading.cleaned
+        t = time.perf_counter()
+        if turn_vector is not None:
+            vector = self.embedder.embed_one(search_text)
+        elif search_text != cleaned and cleaned:  # a follow-up: its own meaning counts too
+            vector, turn_vector = self.embedder.embed([search_text, cleaned])
+        else:
+            vector = turn_vector = self.embedder.embed_one(search_text)
+        _took(timings, "embed", t)
+        t = time.perf_counter()
+        query = make_query(cleaned, search_text, vector, turn_vector, view.lexical,
+                           refers_back=reading.turn.refers_back)  # fmt: skip
+        hits = self._retriever(view).retrieve(
+            search_text,
+            vector,
+            k or self.settings.top_k,
+            retriever or self.settings.retriever,
+            caution=query.caution,  # decided on the turn, not on the earlier answer it quotes
+            turn=cleaned,
+        )
+        _took(timings, "retrieve", t)
         t = time.perf_counter()
         units = score_units(query, hits, view.lexical)
         # The gate decides before any LLM call: an out-of-scope question never reaches a
@@ -557,41 +578,6 @@ class Assistant:
             return alone
         reading.rewritten_by = "context"
         return said
-
-    def _find(
-        self,
-        search_text: str,
-        reading: Reading,
-        view: IndexView,
-        retriever: Mode | None,
-        k: int | None,
-        timings: dict[str, float],
-        turn_vector: np.ndarray | None = None,
-    ) -> tuple[Query, list[Hit]]:
-        """Embed the question (and a follow-up's own words, unless `turn_vector` has
-        them already) and retrieve its passages."""
-        cleaned = reading.cleaned
-        t = time.perf_counter()
-        if turn_vector is not None:
-            vector = self.embedder.embed_one(search_text)
-        elif search_text != cleaned and cleaned:  # a follow-up: its own meaning counts too
-            vector, turn_vector = self.embedder.embed([search_text, cleaned])
-        else:
-            vector = turn_vector = self.embedder.embed_one(search_text)
-        _took(timings, "embed", t)
-        t = time.perf_counter()
-        query = make_query(cleaned, search_text, vector, turn_vector, view.lexical,
-                           refers_back=reading.turn.refers_back)  # fmt: skip
-        hits = self._retriever(view).retrieve(
-            search_text,
-            vector,
-            k or self.settings.top_k,
-            retriever or self.settings.retriever,
-            caution=query.caution,  # decided on the turn, not on the earlier answer it quotes
-            turn=cleaned,
-        )
-        _took(timings, "retrieve", t)
-        return query, hits
 
     def _write(
         self, generator: Generator, evidence: Evidence, note: str
