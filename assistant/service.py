@@ -32,7 +32,7 @@ from assistant.index.vectors.exact import ExactSearch
 from assistant.index.vectors.served import ServedIndex
 from assistant.models import Answer, Hit, Turn
 from assistant.prompts import Prompts
-from assistant.query.followup import Rewrite, rewrite
+from assistant.query.followup import Rewrite, rewrite, told
 from assistant.query.injection import strip_injection
 from assistant.query.intent import Query, make_query
 from assistant.query.names import listing
@@ -57,6 +57,7 @@ class Reading:
     # "rules" or "llm" for a follow-up made standalone; "context" for a turn answered
     # from its search with the conversation before it
     rewritten_by: str | None
+    told: tuple[frozenset[str], ...] = ()  # the last answer's lines, as terms
 
     @property
     def standalone(self) -> str:
@@ -514,7 +515,7 @@ class Assistant:
                 turn = Rewrite(better, better + extra, turn.refers_back)
                 rewritten_by = "llm"
             timings["rewrite"] = _ms(t)
-        return Reading(cleaned, injected, turn, rewritten_by)
+        return Reading(cleaned, injected, turn, rewritten_by, told(history))
 
     def _judged(
         self,
@@ -540,7 +541,7 @@ class Assistant:
         _took(timings, "embed", t)
         t = time.perf_counter()
         query = make_query(cleaned, search_text, vector, turn_vector, view.lexical,
-                           refers_back=reading.turn.refers_back)  # fmt: skip
+                           refers_back=reading.turn.refers_back, told=reading.told)  # fmt: skip
         hits = self._retriever(view).retrieve(
             search_text,
             vector,

@@ -10,8 +10,9 @@ import numpy as np
 from assistant.generators.base import Evidence
 from assistant.generators.extractive import ExtractiveGenerator
 from assistant.grounding.scoring import ScoredUnit
-from assistant.models import ChunkRecord, Hit
+from assistant.models import ChunkRecord, Hit, Turn
 from assistant.prompts import Prompts
+from assistant.query.followup import told
 from assistant.query.intent import Query
 from assistant.settings import Settings
 
@@ -75,9 +76,9 @@ def test_the_last_place_goes_to_the_best_line_left_unless_comparing() -> None:
     assert "Warnings: Rust learning curve." not in compared
 
 
-def answer(units: list[ScoredUnit], question: str, terms: list[str], caution=False) -> str:
+def answer(units: list[ScoredUnit], question: str, terms: list[str], caution=False, told=()) -> str:
     query = Query(question, question, np.zeros(64), np.zeros(64), search_terms=terms, turn_terms=terms,
-                  caution=caution)  # fmt: skip
+                  caution=caution, told=told)  # fmt: skip
     lexical = SimpleNamespace(subjects={"actix", "axum", "rust"}, df={t: 1 for t in terms},
                               idf=lambda t: 1.0)  # fmt: skip
     evidence = Evidence(query, [u.hit for u in units], units, lexical)  # type: ignore[arg-type]
@@ -143,6 +144,23 @@ def test_a_warning_leads_only_when_it_is_nearly_as_good_evidence_as_the_best_lin
     assert far.splitlines()[0].startswith("Virtual threads")
     near = answer(units(0.6), question, ["reactive"], caution=True)  # 0.1 below
     assert near.splitlines()[0].startswith("Downsides")
+
+
+def test_a_follow_up_leads_with_what_the_last_answer_did_not_say() -> None:
+    units = [
+        unit("a.md", "p", "Set maxParamLength; the default value is 100 characters.", 1.0),
+        unit(
+            "a.md", "p", "If the limit is reached, the not found route is invoked.", 0.98, index=2
+        ),
+    ]
+    question = "what happens when a request goes over the limit?"
+    assert answer(units, question, ["limit"]).splitlines()[0].startswith("Set maxParamLength")
+    history = [Turn("user", "How long can a route parameter be?"),
+               Turn("assistant", "100 characters by default, set by maxParamLength [1].")]  # fmt: skip
+    first = answer(units, question, ["limit"], told=told(history)).splitlines()[0]
+    assert first.startswith("If the limit is reached")
+    # What the last answer said still supports the new one.
+    assert "Set maxParamLength" in answer(units, question, ["limit"], told=told(history))
 
 
 def test_a_lead_that_introduces_what_follows_brings_it() -> None:

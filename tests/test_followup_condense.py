@@ -15,7 +15,7 @@ import pytest
 
 from assistant.index.lexical import LexicalIndex
 from assistant.models import ChunkRecord, Turn
-from assistant.query.followup import Rewrite, is_follow_up, rewrite
+from assistant.query.followup import Rewrite, is_follow_up, rewrite, told
 
 ARTICLE = Path(__file__).resolve().parent.parent / "corpus" / "modern-backend-frameworks-2025.md"
 
@@ -355,3 +355,18 @@ def test_the_second_one_of_an_answer_quoting_the_article(article) -> None:
     lucia = condensed("Is the second one a good choice for a brand-new project?",
                       "Which TS-first auth libraries are out there?", auth, lexical=lexical)  # fmt: skip
     assert lucia.standalone == "Is Lucia v3 a good choice for a brand-new project?"
+
+
+def test_what_the_last_answer_told_is_its_lines_without_labels_bullets_or_markers() -> None:
+    answer = (
+        "The corpus doesn't mention Bun.\n\n**`bodyLimit`** — Defines the maximum payload [1]\n\n"
+        "- **`bodyLimit`** — Default: `1048576` [1]\n- Sources: [2]"
+    )
+    history = [Turn("user", "first question"), Turn("assistant", "an older answer"),
+               Turn("user", "how big may a body be?"), Turn("assistant", answer)]  # fmt: skip
+    lines = told(history)
+    assert lines[1] == frozenset({"define", "maximum", "payload"})
+    assert not any("bodylimit" in line for line in lines)  # the label is the section, not told
+    assert {"default", "1048576"} <= lines[2]
+    assert len(lines) == 3  # "Sources:" is a single word: nothing a unit could repeat
+    assert told([Turn("user", "a first question")]) == ()

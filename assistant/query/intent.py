@@ -52,6 +52,9 @@ class Query:
     wants: set[str] = field(default_factory=set)  # the kind of thing asked for ("orm")
     refers_back: bool = False  # a follow-up that still means the earlier subject
     caution: bool = False  # asks whether a plan is a mistake / what it risks
+    # The terms of each line of the answer the conversation last gave: what the user has
+    # read already (empty for a first question).
+    told: tuple[frozenset[str], ...] = ()
 
 
 def make_query(
@@ -61,6 +64,7 @@ def make_query(
     turn_vector: np.ndarray,
     lexical: LexicalIndex,
     refers_back: bool = False,
+    told: tuple[frozenset[str], ...] = (),
 ) -> Query:
     def corrected(text: str) -> list[str]:
         return list(dict.fromkeys(lexical.correct(t) for t in content_terms(text)))
@@ -81,6 +85,7 @@ def make_query(
         wants,
         refers_back,
         asks_caution(question or standalone),
+        told,
     )
 
 
