@@ -27,6 +27,7 @@ from assistant.retrieval.hybrid import HybridRetriever
 from assistant.service import Assistant
 from assistant.text import stem
 from tests.conftest import make_settings
+from tests.helpers.units import scored
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPITALS = """# 5.10 Inheritance
@@ -407,11 +408,7 @@ def test_passages_sharing_one_word_each_with_the_question_are_no_answer(mixed: A
 def _unit(source: str, text: str, score: float, lex: float, lexical_terms: set[str]) -> ScoredUnit:
     rec = ChunkRecord(id=source, text=text, source=source, title="", section=source,
                       units=[{"text": text, "raw": text}])  # fmt: skip
-    return ScoredUnit(
-        hit=Hit(rec, score), index=0, text=text, raw=text, vec=np.zeros(3),
-        terms=lexical_terms, subject=set(), heading=set(), meaning=0.37, term_share=lex, turn_share=0.0,
-        score=score,
-    )  # fmt: skip
+    return scored(Hit(rec, score), text, score, terms=lexical_terms, meaning=0.37, term_share=lex)
 
 
 def test_leading_passages_scattered_over_documents_are_a_patchwork() -> None:

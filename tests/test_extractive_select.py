@@ -15,6 +15,7 @@ from assistant.prompts import Prompts
 from assistant.query.followup import told
 from assistant.query.intent import Query
 from assistant.settings import Settings
+from tests.helpers.units import scored
 
 _made = iter(range(10_000))
 
@@ -23,11 +24,8 @@ def unit(source: str, chunk: str, text: str, score: float, heading=(), subject=(
     rec = ChunkRecord(id=chunk, text=text, source=source, title="", section=chunk)
     vec = np.zeros(64, dtype=np.float32)
     vec[next(_made) % 64] = 1.0  # orthogonal: no unit repeats another
-    return ScoredUnit(
-        hit=Hit(chunk=rec, score=score), index=index, text=text, raw=text, vec=vec,
-        terms=set(), subject=set(subject) | set(heading), heading=set(heading),
-        meaning=score, term_share=0.0, turn_share=0.0, score=score,
-    )  # fmt: skip
+    return scored(Hit(chunk=rec, score=score), text, score, index=index, vec=vec,
+                  subject=set(subject) | set(heading), heading=set(heading))  # fmt: skip
 
 
 def select(units: list[ScoredUnit], focus: list[str], question: str = "q") -> list[str]:

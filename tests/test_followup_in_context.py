@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from assistant.grounding.in_context import CONTEXT_EVIDENCE, answers_the_turn
@@ -15,6 +14,7 @@ from assistant.grounding.scoring import ScoredUnit
 from assistant.models import ChunkRecord, Hit, Turn
 from assistant.service import Assistant
 from tests.conftest import make_settings
+from tests.helpers.units import scored
 
 SETTINGS = """\
 # Celery worker settings
@@ -93,9 +93,7 @@ def test_the_conversation_never_passes_the_gate_for_a_turn_its_own_words_fail(
 
 def _unit(score: float, intent_bonus: float = 0.0) -> ScoredUnit:
     hit = Hit(ChunkRecord(id="c", text="t", source="s.md", title="S", section="S", order=0), 1.0)
-    return ScoredUnit(hit=hit, index=0, text="t", raw="t", vec=np.zeros(3), terms=set(),
-                      subject=set(), heading=set(), meaning=score, term_share=0.0,
-                      turn_share=0.0, score=score, intent_bonus=intent_bonus)  # fmt: skip
+    return scored(hit, score=score, intent_bonus=intent_bonus)
 
 
 def test_the_context_answers_when_its_best_evidence_for_the_turn_is_near_the_turns_own() -> None:

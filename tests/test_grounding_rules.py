@@ -25,6 +25,7 @@ from assistant.query.intent import make_query
 from assistant.query.subjects import question_subjects
 from assistant.settings import REPO_ROOT
 from assistant.text import tokenize
+from tests.helpers.units import scored
 
 DOCS = {
     "fastify": ("1. TypeScript › Fastify", "We deploy Fastify for its JSON Schema validation. "
@@ -55,11 +56,8 @@ def _subjects(question: str, lexical: LexicalIndex) -> dict[str, bool]:
 
 def _unit(key: str, score: float = 0.6) -> ScoredUnit:
     rec = _record(key)
-    return ScoredUnit(
-        hit=Hit(rec, score), index=0, text=rec.text, raw=rec.text, vec=np.zeros(3),
-        terms=set(tokenize(f"{rec.section}\n{rec.text}")), subject=set(), heading=set(),
-        meaning=score, term_share=0.5, turn_share=0.0, score=score,
-    )  # fmt: skip
+    return scored(Hit(rec, score), rec.text, score,
+                  terms=set(tokenize(f"{rec.section}\n{rec.text}")), term_share=0.5)  # fmt: skip
 
 
 def _query(question: str, lexical: LexicalIndex):

@@ -25,6 +25,7 @@ from assistant.prompts import Prompts
 from assistant.query.intent import Query
 from assistant.settings import Settings
 from tests.fake_llm_server import FakeLLMServer, Status
+from tests.helpers.units import scored
 
 QUESTION = "is fastify schema first"
 PASSAGES = [
@@ -35,10 +36,7 @@ PASSAGES = [
 
 def unit(section: str, text: str, n: int = 0) -> ScoredUnit:
     rec = ChunkRecord(id=f"c{n}", text=text, source="article.md", title="", section=section)
-    return ScoredUnit(
-        hit=Hit(chunk=rec, score=0.5), index=0, text=text, raw=text, vec=np.zeros(8),
-        terms=set(), subject=set(), heading=set(), meaning=0.5, term_share=0.0, turn_share=0.0, score=0.5,
-    )  # fmt: skip
+    return scored(Hit(chunk=rec, score=0.5), text, 0.5, vec=np.zeros(8))
 
 
 def units(pairs: list[tuple[str, str]]) -> list[ScoredUnit]:

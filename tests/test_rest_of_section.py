@@ -42,13 +42,11 @@ def test_nothing_is_added_when_the_best_section_is_whole() -> None:
 
 def test_chunks_read_as_the_rest_of_a_section_are_no_evidence_for_the_gate() -> None:
     from assistant.grounding.gate import leading
-    from assistant.grounding.scoring import ScoredUnit
     from assistant.models import Hit
+    from tests.helpers.units import scored
 
-    def unit(hit: Hit, score: float) -> ScoredUnit:
-        return ScoredUnit(hit=hit, index=0, text="t", raw="t", vec=np.zeros(3), terms=set(),
-                          subject=set(), heading=set(), meaning=score, term_share=0.0, turn_share=0.0,
-                          score=score)  # fmt: skip
+    def unit(hit: Hit, score: float):
+        return scored(hit, score=score)
 
     best = Hit(record("proxy-1", "Factory › trustProxy", 7), 1.0)
     rest = Hit(record("proxy-2", "Factory › trustProxy", 8), 0.5, context=True)
