@@ -237,6 +237,21 @@ def test_a_sentence_pointing_back_is_quoted_with_the_one_it_leans_on() -> None:
     ]
 
 
+def test_a_sentence_naming_this_or_these_early_on_continues_the_one_before() -> None:
+    units = _chunk_units(
+        ["Revoked ids are kept in memory, so they vanish when every worker restarts.",
+         "If you want to preserve this list between restarts, use the --statedb argument.",
+         "If you want to cancel a running task, use terminate."],
+        [0.9, 0.3, 0.5],
+    )  # fmt: skip
+    assert _read_together([units[0]], units) == [
+        "Revoked ids are kept in memory, so they vanish when every worker restarts. If you "
+        "want to preserve this list between restarts, use the --statedb argument."
+    ]
+    # The same opening without a word pointing back stands on its own.
+    assert _read_together([units[2]], units) == [units[2].text]
+
+
 def test_a_condition_on_the_value_or_a_short_sentence_continues_the_one_before() -> None:
     units = _chunk_units(
         ["**`return503OnClosing`** — Returns 503 after calling close.",

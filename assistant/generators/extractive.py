@@ -51,7 +51,9 @@ _LABEL = re.compile(r"^\*\*[^*\n]+\*\*\s+—\s+")  # the heading label `_display
 _LEANS_BACK = re.compile(
     r"^(?:this|that|these|those|it|such|as\s+a\s+result|the\s+above|in\s+this\s+(?:example|case)"
     r"|instead|otherwise|however|therefore|thus)\b"
-    r"|^(?:if|when|unless)\s+(?:`[^`]+`|(?:true|false|set|enabled|disabled|omitted|not\s+set)\b)",
+    r"|^(?:if|when|unless)\s+(?:`[^`]+`|(?:true|false|set|enabled|disabled|omitted|not\s+set)\b)"
+    # or by a demonstrative in its opening clause ("If you want to preserve this list …")
+    r"|^[^,.;:`]{0,60}?\b(?:this|these|those)\s+[a-z]",
     re.I,
 )
 LEANING_CHARS = 40  # a sentence shorter than this continues the one before it
