@@ -252,6 +252,16 @@ def test_a_sentence_naming_this_or_these_early_on_continues_the_one_before() -> 
     assert _read_together([units[2]], units) == [units[2].text]
 
 
+def test_two_chosen_lines_one_leaning_on_the_other_are_one_line() -> None:
+    units = _chunk_units(
+        ["Answer: No.", "It used to be supported by Carrot but is not supported in Kombu."],
+        [0.9, 0.8],
+    )  # fmt: skip
+    assert _read_together([units[0], units[1]], units) == [
+        "Answer: No. It used to be supported by Carrot but is not supported in Kombu."
+    ]
+
+
 def test_a_condition_on_the_value_or_a_short_sentence_continues_the_one_before() -> None:
     units = _chunk_units(
         ["**`return503OnClosing`** — Returns 503 after calling close.",
