@@ -256,13 +256,18 @@ class ExtractiveGenerator(Generator):
                     continue
             merged = u
             before, after = at.get((chunk, u.index - 1)), at.get((chunk, u.index + 1))
-            # A neighbour chosen on its own is read into the same line too, once.
-            if before is not None and id(before) not in done and _leans(before, u):
+            if (
+                before is not None
+                and before not in chosen
+                and id(before) not in done
+                and _leans(before, u)
+            ):
                 done.add(id(before))
                 merged = replace(
                     merged, text=f"{before.text} {_LABEL.sub('', u.text)}",
                     raw=f"{before.raw} {u.raw}", index=before.index,
                 )  # fmt: skip
+            # The line after, even when chosen on its own, goes on with this one (once).
             if after is not None and id(after) not in done and _leans(u, after):
                 done.add(id(after))
                 merged = replace(

@@ -240,7 +240,7 @@ def rewrite(question: str, history: Sequence[Turn], lexical: LexicalIndex | None
     # Chain through earlier follow-ups so "and for Bun?" → "what about Deno?" keeps the topic.
     before = _Before(exchanges[0][0], exchanges[0][1], lexical)
     for asked, answer in exchanges[1:]:
-        before = _Before(condense(asked, before).standalone, answer, lexical)
+        before = _Before(condense(asked, before, in_context=False).standalone, answer, lexical)
     return condense(question, before)
 
 
@@ -257,13 +257,15 @@ def told(history: Sequence[Turn]) -> tuple[frozenset[str], ...]:
     return tuple(ln for ln in lines if len(ln) >= TOLD_TERMS)
 
 
-def condense(question: str, before: _Before) -> Rewrite:
+def condense(question: str, before: _Before, in_context: bool = True) -> Rewrite:
+    """`question` read after `before`; `in_context` False when only its standalone form is
+    wanted (an earlier turn of a chain), not the search with the conversation."""
     if not (
         is_follow_up(question)
         or _leans_on_before(question, before.lexical)
         or _refers_in_a_sentence(question, before.lexical)
     ):
-        if _names_a_subject(question, before.lexical):
+        if not in_context or _names_a_subject(question, before.lexical):
             return Rewrite(question, question)
         said = _with_answer(f"{before.question} {question}", before)
         return Rewrite(question, question, in_context=said)
