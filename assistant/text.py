@@ -11,6 +11,9 @@ CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _TOKEN = re.compile(r"[a-z0-9]+")
 # A citation marker as answers write it: "[1]", "[1, 2]", "[1; 3]".
 MARKER = re.compile(r"[ \t]*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+# The heading label ingest/chunking.py writes before a unit ("**`bodyLimit`** — …"); answers
+# quote units with it.
+LABEL = re.compile(r"^\*\*[^*\n]+\*\*\s+—\s+")
 _NUMBER = re.compile(r"^\d+[.)]\s+")
 SEP = " › "  # joins the headings of a section path
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9`*])")

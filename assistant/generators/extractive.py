@@ -15,7 +15,7 @@ from assistant.generators.base import Draft, Evidence, Generator
 from assistant.grounding.scoring import ScoredUnit, share
 from assistant.models import SNIPPET_CHARS, Citation
 from assistant.prompts import Prompts
-from assistant.text import shorten, strip_markers, tokenize
+from assistant.text import LABEL, shorten, strip_markers, tokenize
 
 MARGIN = 0.2  # units this far below the best one are not part of the answer
 SECTION_MARGIN = 0.35  # … unless they come from the best unit's own chunk
@@ -44,7 +44,6 @@ MAX_CODE = 1  # code supports an answer; more than one block is an example, not 
 LIST_ITEMS, LIST_CHARS = 6, 500  # a list read into the line that introduces it, at most
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _COMPARES = re.compile(r"\b(?:vs\.?|versus|or|differ\w*|difference|compar\w*)\b", re.I)
-_LABEL = re.compile(r"^\*\*[^*\n]+\*\*\s+—\s+")  # the heading label `_display` puts first
 # A sentence that leans on the one before it: it opens by pointing back ("This is no longer
 # allowed", "As a result, …") or by a condition on the value just described ("If `false`,
 # …"), or is too short to stand alone ("Fastify blocks this.").
@@ -244,7 +243,7 @@ class ExtractiveGenerator(Generator):
                         key=lambda c: c.index,
                     )  # fmt: skip
                     said = "; ".join(
-                        _BULLET.sub("", strip_markers(_LABEL.sub("", c.text))).rstrip(" .;:")
+                        _BULLET.sub("", strip_markers(LABEL.sub("", c.text))).rstrip(" .;:")
                         for c in items
                     )
                     done.update(id(c) for c in items)
@@ -264,14 +263,14 @@ class ExtractiveGenerator(Generator):
             ):
                 done.add(id(before))
                 merged = replace(
-                    merged, text=f"{before.text} {_LABEL.sub('', u.text)}",
+                    merged, text=f"{before.text} {LABEL.sub('', u.text)}",
                     raw=f"{before.raw} {u.raw}", index=before.index,
                 )  # fmt: skip
             # The line after, even when chosen on its own, goes on with this one (once).
             if after is not None and id(after) not in done and _leans(u, after):
                 done.add(id(after))
                 merged = replace(
-                    merged, text=f"{merged.text} {_LABEL.sub('', after.text)}",
+                    merged, text=f"{merged.text} {LABEL.sub('', after.text)}",
                     raw=f"{merged.raw} {after.raw}",
                 )  # fmt: skip
             out.append(merged)
@@ -409,7 +408,7 @@ def _leans(first: ScoredUnit, then: ScoredUnit) -> bool:
     """`then` (the unit after `first` in its chunk) continues `first`; so do the lines of
     one warning admonition, read as the one warning they are (while short)."""
     own = _own_words(then)
-    labels = [m.group(0) for u in (first, then) if (m := _LABEL.match(u.text))]
+    labels = [m.group(0) for u in (first, then) if (m := LABEL.match(u.text))]
     if len(labels) == 2 and labels[0] != labels[1]:
         return False  # labelled apart: another item or part of the section ("pool support")
     if first.in_warning and then.in_warning and not _is_code(then):
@@ -424,7 +423,7 @@ def _leans(first: ScoredUnit, then: ScoredUnit) -> bool:
 
 def _own_words(u: ScoredUnit) -> str:
     """The unit's text without the heading label put before it, and without markers."""
-    return strip_markers(_LABEL.sub("", u.text)).strip()
+    return strip_markers(LABEL.sub("", u.text)).strip()
 
 
 def _retold(u: ScoredUnit, told: tuple[frozenset[str], ...]) -> float:

@@ -30,7 +30,7 @@ from functools import cached_property, lru_cache
 from assistant.index.lexical import VERSION, LexicalIndex
 from assistant.models import Turn
 from assistant.query.subjects import english_zipf, question_subjects
-from assistant.text import MARKER, QUESTION_WORDS, STOPWORDS, content_terms, tokenize
+from assistant.text import LABEL, MARKER, QUESTION_WORDS, STOPWORDS, content_terms, tokenize
 
 _CUE = re.compile(
     r"^\s*(and|or|but|also|what\s+about|how\s+about|what\s+if|same\s+(for|with)|"
@@ -244,7 +244,7 @@ def rewrite(question: str, history: Sequence[Turn], lexical: LexicalIndex | None
     return condense(question, before)
 
 
-_ANSWER_LINE = re.compile(r"^\s*(?:[-*]\s+)?(?:\*\*[^*\n]+\*\*\s+—\s+)?")  # a bullet, a label
+_LIST_ITEM = re.compile(r"^\s*(?:[-*]\s+)?")  # an answer's supporting lines are a list
 TOLD_TERMS = 2  # a line of fewer terms ("Sources:") says nothing a unit could repeat
 
 
@@ -252,7 +252,7 @@ def told(history: Sequence[Turn]) -> tuple[frozenset[str], ...]:
     """The terms of each line of the conversation's last answer, without its bullets,
     heading labels and citation markers: what the user has read already."""
     answer = next((t.content for t in reversed(history) if t.role == "assistant"), "")
-    lines = (frozenset(tokenize(MARKER.sub("", _ANSWER_LINE.sub("", ln))))
+    lines = (frozenset(tokenize(MARKER.sub("", LABEL.sub("", _LIST_ITEM.sub("", ln)))))
              for ln in answer.splitlines())  # fmt: skip
     return tuple(ln for ln in lines if len(ln) >= TOLD_TERMS)
 
